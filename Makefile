@@ -1,0 +1,66 @@
+# Two commands matter: `make run` (set up, demo data, serve) and `make test` (the whole suite).
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask --app wsgi
+HOST ?= 127.0.0.1
+PORT ?= 5000
+IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo 1)
+
+.PHONY: run test install assets translations db demo lint bench clean browser-deps postgres-deps
+
+run: install db demo
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+test: install browser-deps postgres-deps
+	$(VENV)/bin/pytest
+
+install: $(VENV)/.installed assets translations
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[test]'
+	touch $@
+
+assets: static/vendor/htmx.min.js
+
+static/vendor/htmx.min.js: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	mkdir -p static/vendor
+	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
+
+translations: $(VENV)/.installed
+	$(VENV)/bin/pybabel compile --use-fuzzy -d translations 2>&1 | grep -v "^compiling" || true
+
+# Refresh the catalogues after changing user-facing strings.
+messages: $(VENV)/.installed
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -o translations/messages.pot .
+	$(VENV)/bin/pybabel update -i translations/messages.pot -d translations
+
+db: install
+	$(FLASK) db upgrade
+
+demo: db
+	$(FLASK) aksi demo
+
+browser-deps:
+	@if ! command -v chromium >/dev/null; then \
+	  if [ "$(IS_ROOT)" = 1 ]; then apt-get update -q && apt-get install -y -q chromium; \
+	  else echo "Chromium is missing: install Debian's package 'chromium' (sudo apt-get install chromium)"; exit 1; fi; \
+	fi
+
+postgres-deps:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then \
+	  if [ "$(IS_ROOT)" = 1 ]; then apt-get update -q && apt-get install -y -q postgresql; \
+	  else echo "PostgreSQL is missing: install Debian's package 'postgresql'"; exit 1; fi; \
+	fi
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+bench: install
+	$(PY) bench/engine.py
+
+clean:
+	rm -rf $(VENV) node_modules static/vendor

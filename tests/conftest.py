@@ -1,0 +1,115 @@
+"""Fixtures: `app` runs every database-facing test on SQLite and on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+from tests import factories
+from tests.pg import TestServer
+from workflow import create_app
+from workflow.extensions import db
+
+BASE_CONFIG = {
+    "TESTING": True,
+    "SECRET_KEY": "test",
+    "RATELIMIT_ENABLED": False,
+    "SERVER_NAME": None,
+}
+
+
+def _migrated(url: str) -> None:
+    app = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    path = tmp_path_factory.mktemp("db") / "template.db"
+    _migrated(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    server = TestServer()
+    url = server.start()
+    try:
+        _migrated(url)
+        yield url
+    finally:
+        server.stop()
+
+
+def _truncate_all() -> None:
+    names = ", ".join(t.name for t in db.metadata.sorted_tables)
+    db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    db.session.commit()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request):
+    return request.param
+
+
+@pytest.fixture
+def database_url(backend, request, tmp_path):
+    if backend == "sqlite":
+        path = tmp_path / "aksi.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def make_app(database_url, backend):
+    """Build the app on this test's database; extra config merges over the test defaults."""
+    apps = []
+
+    def build(**config):
+        app = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": database_url, **config})
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps[:1]:
+        with app.app_context():
+            db.session.remove()
+            if backend == "postgresql":
+                _truncate_all()
+            db.engine.dispose()
+    for app in apps[1:]:
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    app = make_app()
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def world(app):
+    return factories.World()
+
+
+@pytest.fixture
+def world_pkn2(app):
+    return factories.World("aksi_perubahan_pkn2")

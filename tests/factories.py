@@ -1,0 +1,132 @@
+"""create_<thing> factories for tests. They flush, never commit, unless asked."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date
+
+from workflow.extensions import db
+from workflow.models import (
+    Agency,
+    Cohort,
+    CohortMember,
+    Group,
+    Institution,
+    Milestone,
+    Program,
+    Region,
+    Score,
+    User,
+)
+from workflow.services import start_case
+
+_seq = itertools.count(1)
+PASSWORD = "secret-pass-1"
+
+
+def create_user(username: str | None = None, **attrs) -> User:
+    n = next(_seq)
+    user = User(
+        username=username or f"user{n}",
+        name=attrs.pop("name", f"User {n}"),
+        email=attrs.pop("email", f"{username or 'user' + str(n)}@example.test"),
+        **attrs,
+    )
+    user.set_password(PASSWORD)
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def create_cohort(definition_key: str = "aksi_perubahan_pka", **attrs) -> Cohort:
+    n = next(_seq)
+    province = Region(level="province", name=f"Provinsi {n}", code=f"P{n}")
+    institution = Institution(
+        code=f"inst{n}", name=f"BPSDM {n}", timezone="Asia/Makassar", region=province
+    )
+    program = Program(
+        institution=institution, code="PKA", name="PKA", definition_key=definition_key
+    )
+    cohort = Cohort(
+        program=program,
+        name=attrs.pop("name", f"Angkatan {n}"),
+        year=2026,
+        quota=40,
+        definition_key=definition_key,
+        start_date=date(2026, 2, 2),
+        proposal_deadline=date(2026, 3, 2),
+        implementation_start=date(2026, 3, 9),
+        implementation_end=date(2026, 6, 5),
+        evaluation_date=date(2026, 6, 15),
+        end_date=date(2026, 6, 30),
+        **attrs,
+    )
+    db.session.add(cohort)
+    db.session.flush()
+    return cohort
+
+
+class World:
+    """A cohort with one group and one person in each role, and a case for the trainee."""
+
+    def __init__(self, definition_key: str = "aksi_perubahan_pka", complete: bool = True):
+        self.cohort = create_cohort(definition_key)
+        self.trainee = create_user()
+        self.mentor = create_user()
+        self.executive = create_user()
+        self.coach = create_user()
+        self.examiner = create_user()
+        self.organizer = create_user()
+        self.stranger = create_user()
+        self.group = Group(
+            cohort=self.cohort, name="Kelompok 1", coach=self.coach, examiner=self.examiner
+        )
+        db.session.add(self.group)
+        db.session.add(
+            CohortMember(cohort=self.cohort, user=self.organizer, role="organizer")
+        )
+        agency = Agency(name="DPMD Kutai Kartanegara")
+        db.session.add(agency)
+        self.trainee.agency = agency
+        self.case = start_case(
+            self.cohort,
+            self.trainee,
+            group=self.group,
+            mentor=self.mentor,
+            executive=self.executive,
+        )
+        if complete:
+            fill_proposal(self.case)
+        db.session.commit()
+
+    def by_role(self, role: str) -> User:
+        return getattr(self, role)
+
+
+def fill_proposal(case) -> None:
+    case.title = "Penataan Tata Kelola Perencanaan Pembangunan Desa"
+    case.background_current = "Perencanaan desa belum terpadu."
+    case.background_ideal = "Perencanaan desa terpadu dan terbina."
+    case.core_issue = "Belum optimalnya tata kelola perencanaan pembangunan desa."
+    case.objective_short = "Tersusunnya pedoman pembinaan terpadu."
+    case.innovation = "Pembinaan secara terpadu lintas OPD."
+    case.milestones.append(
+        Milestone(
+            position=0,
+            term="short",
+            activity="Menyusun pedoman",
+            output="Pedoman",
+            target_date=date(2026, 4, 1),
+            target_quantity=1,
+            target_unit="dokumen",
+        )
+    )
+
+
+def score_case(world: World, values=(90, 85, 80)) -> None:
+    for role, value in zip(("examiner", "coach", "mentor"), values, strict=True):
+        db.session.add(
+            Score(case_id=world.case.id, evaluator_id=world.by_role(role).id, role=role,
+                  aspect="overall", value=value)
+        )
+    db.session.commit()

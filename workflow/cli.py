@@ -1,0 +1,81 @@
+"""`flask aksi …` commands."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from .extensions import db
+
+aksi = AppGroup("aksi", help="Aksi administration commands.")
+
+
+@aksi.command("check-definitions")
+@click.argument("directory", required=False)
+def check_definitions(directory: str | None) -> None:
+    """Validate the workflow definitions (the same checks as at start-up)."""
+    from flask import current_app
+
+    from .engine import DefinitionError, load_directory
+
+    directory = directory or current_app.config["DEFINITIONS_DIR"]
+    try:
+        definitions = load_directory(directory)
+    except DefinitionError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    for d in definitions:
+        click.echo(
+            f"ok  {d.key} v{d.version}: {len(d.states)} states, "
+            f"{len(d.transitions)} transitions ({d.source})"
+        )
+
+
+@aksi.command("verify-audit")
+def verify_audit() -> None:
+    """Check every case's audit chain; exits non-zero when any is broken."""
+    from .models import Case
+    from .services.audit import verify_all
+
+    breaks = verify_all()
+    total = db.session.scalar(db.select(db.func.count(Case.id)))
+    for b in breaks:
+        click.echo(f"case {b.case_id}: {b.reason}")
+    if breaks:
+        click.echo(f"{len(breaks)} of {total} cases have a broken audit chain.", err=True)
+        sys.exit(1)
+    click.echo(f"All {total} audit chains are intact.")
+
+
+@aksi.command("token")
+@click.argument("username")
+def token(username: str) -> None:
+    """Issue a new API bearer token for USERNAME (replaces the old one)."""
+    from .models import User
+
+    user = db.session.scalar(db.select(User).where(User.username == username))
+    if user is None:
+        click.echo(f"error: no user named {username!r}", err=True)
+        sys.exit(2)
+    value = user.issue_api_token()
+    db.session.commit()
+    click.echo(value)
+
+
+@aksi.command("demo")
+def demo() -> None:
+    """Load the demo data (idempotent) and print the demo accounts."""
+    from .services import demo as demo_service
+
+    created = demo_service.load()
+    click.echo("Demo data loaded." if created else "Demo data already present.")
+    click.echo("Demo accounts (demo only), password: " + demo_service.PASSWORD)
+    for username, role in demo_service.ACCOUNTS:
+        click.echo(f"  {username:<14} {role}")
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(aksi)

@@ -1,0 +1,39 @@
+"""Settings from the environment. SQLite in instance/ unless DATABASE_URL says otherwise."""
+
+import os
+from pathlib import Path
+
+
+def _database_url(instance_path: str) -> str:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        # Heroku-style URLs name the old driver; psycopg 3 is the one installed.
+        if url.startswith("postgres://"):
+            url = "postgresql+psycopg://" + url[len("postgres://") :]
+        elif url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://") :]
+        return url
+    return "sqlite:///" + str(Path(instance_path) / "aksi.db")
+
+
+def load(instance_path: str) -> dict:
+    return {
+        "SECRET_KEY": os.environ.get("SECRET_KEY", "dev-only-change-me"),
+        "SQLALCHEMY_DATABASE_URI": _database_url(instance_path),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "BABEL_DEFAULT_LOCALE": "id",
+        "BABEL_DEFAULT_TIMEZONE": "UTC",
+        "LANGUAGES": ["id", "en"],
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
+        "WTF_CSRF_TIME_LIMIT": None,
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER", ""),
+        "MAIL_PORT": int(os.environ.get("MAIL_PORT", "25")),
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "aksi@localhost"),
+        "DEFINITIONS_DIR": os.environ.get(
+            "AKSI_DEFINITIONS_DIR", str(Path(__file__).resolve().parent.parent / "state_machines")
+        ),
+    }

@@ -1,0 +1,303 @@
+"""Load and validate workflow definitions (YAML) with pydantic.
+
+Every error names the file and the item, so a broken definition stops the app with a
+message a reviewer can act on.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+
+ROLES = ("trainee", "mentor", "executive", "coach", "examiner", "organizer")
+COHORT_DATES = (
+    "start_date",
+    "proposal_deadline",
+    "implementation_start",
+    "implementation_end",
+    "evaluation_date",
+    "end_date",
+)
+
+
+class DefinitionError(ValueError):
+    pass
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Labels(_Strict):
+    id: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+    def get(self, lang: str | None) -> str:
+        return self.en if lang == "en" else self.id
+
+
+class Phase(_Strict):
+    key: str
+    labels: Labels
+
+
+class SLA(_Strict):
+    working_days: int | None = Field(default=None, ge=1, le=365)
+    until: str | None = None
+
+    @field_validator("until")
+    @classmethod
+    def _known_date(cls, v: str | None) -> str | None:
+        if v is not None and v not in COHORT_DATES:
+            raise ValueError(f"unknown cohort date {v!r}; use one of {', '.join(COHORT_DATES)}")
+        return v
+
+
+class State(_Strict):
+    key: str
+    phase: str
+    labels: Labels
+    owners: tuple[str, ...] = ()
+    terminal: bool = False
+    sla: SLA | None = None
+
+
+class Choice(_Strict):
+    value: str
+    labels: Labels
+
+
+class FieldSpec(_Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    type: Literal["text", "date", "choice", "number"]
+    labels: Labels
+    required: bool = False
+    max_length: int = Field(default=500, ge=1, le=10000)
+    choices: tuple[Choice, ...] = ()
+
+    def clean(self, raw: object, lang: str | None = None) -> tuple[object, str | None]:
+        """The value to store and, if it is not acceptable, the reason (untranslated key)."""
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            return None, ("required" if self.required else None)
+        if self.type == "text":
+            value = str(raw).strip()
+            if len(value) > self.max_length:
+                return value, "too_long"
+            return value, None
+        if self.type == "date":
+            try:
+                return date.fromisoformat(str(raw).strip()).isoformat(), None
+            except ValueError:
+                return raw, "bad_date"
+        if self.type == "number":
+            try:
+                return float(raw), None
+            except (TypeError, ValueError):
+                return raw, "bad_number"
+        value = str(raw).strip()
+        if value not in {c.value for c in self.choices}:
+            return value, "bad_choice"
+        return value, None
+
+
+class Transition(_Strict):
+    trigger: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    labels: Labels
+    sources: tuple[str, ...] = Field(min_length=1)
+    dest: str
+    roles: tuple[str, ...] = Field(min_length=1)
+    guards: tuple[str, ...] = ()
+    effects: tuple[str, ...] = ()
+    comment: Literal["none", "optional", "required"] = "none"
+    fields: tuple[FieldSpec, ...] = ()
+    style: Literal["primary", "secondary", "danger"] = "secondary"
+
+    @property
+    def needs_form(self) -> bool:
+        return self.comment != "none" or bool(self.fields)
+
+
+class Band(_Strict):
+    above: float | None
+    labels: Labels
+
+
+class Scoring(_Strict):
+    weights: dict[str, float]
+    pass_mark: float = Field(ge=0, le=100)
+    bands: tuple[Band, ...] = Field(min_length=1)
+
+    def predicate(self, score: float) -> Labels:
+        for band in self.bands:
+            if band.above is None or score > band.above:
+                return band.labels
+        return self.bands[-1].labels
+
+
+class Definition(_Strict):
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    version: int = Field(ge=1)
+    labels: Labels
+    initial: str
+    phases: tuple[Phase, ...] = Field(min_length=1)
+    states: tuple[State, ...] = Field(min_length=1)
+    transitions: tuple[Transition, ...] = Field(min_length=1)
+    scoring: Scoring | None = None
+    source: str = ""
+
+    _states: dict[str, State] = PrivateAttr()
+    _phases: dict[str, Phase] = PrivateAttr()
+    _by_source: dict[tuple[str, str], list[Transition]] = PrivateAttr()
+
+    # Derived lookups, built once after validation.
+    def model_post_init(self, _ctx) -> None:
+        self._states = {s.key: s for s in self.states}
+        self._phases = {p.key: p for p in self.phases}
+        self._by_source = {}
+        for t in self.transitions:
+            for s in t.sources:
+                self._by_source.setdefault((s, t.trigger), []).append(t)
+
+    @property
+    def triggers(self) -> list[str]:
+        return list(dict.fromkeys(t.trigger for t in self.transitions))
+
+    def state(self, key: str) -> State:
+        return self._states[key]
+
+    def has_state(self, key: str) -> bool:
+        return key in self._states
+
+    def phase(self, key: str) -> Phase:
+        return self._phases[key]
+
+    def candidates(self, state: str, trigger: str) -> list[Transition]:
+        return self._by_source.get((state, trigger), [])
+
+    def transitions_from(self, state: str) -> list[Transition]:
+        return [t for t in self.transitions if state in t.sources]
+
+    def states_owned_by(self, role: str) -> list[str]:
+        return [s.key for s in self.states if role in s.owners]
+
+    @property
+    def terminal_states(self) -> list[str]:
+        return [s.key for s in self.states if s.terminal]
+
+
+def _fail(source: str, item: str, message: str) -> DefinitionError:
+    return DefinitionError(f"{source}: {item}: {message}")
+
+
+def _check_semantics(d: Definition, known_guards: set[str], known_effects: set[str]) -> None:
+    src = d.source
+    state_keys = [s.key for s in d.states]
+    for key in {k for k in state_keys if state_keys.count(k) > 1}:
+        raise _fail(src, f"states.{key}", "state declared twice")
+    phase_keys = {p.key for p in d.phases}
+    if d.initial not in state_keys:
+        raise _fail(src, "initial", f"unknown state {d.initial!r}")
+    for s in d.states:
+        if s.phase not in phase_keys:
+            raise _fail(src, f"states.{s.key}.phase", f"unknown phase {s.phase!r}")
+        for role in s.owners:
+            if role not in ROLES:
+                raise _fail(src, f"states.{s.key}.owners", f"unknown role {role!r}")
+        if not s.terminal and not s.owners:
+            raise _fail(src, f"states.{s.key}.owners", "a non-terminal state needs an owner")
+    for i, t in enumerate(d.transitions):
+        item = f"transitions[{i}] ({t.trigger})"
+        for s in (*t.sources, t.dest):
+            if s not in state_keys:
+                raise _fail(src, item, f"unknown state {s!r}")
+        for role in t.roles:
+            if role not in ROLES:
+                raise _fail(src, item, f"unknown role {role!r}")
+        for g in t.guards:
+            if g not in known_guards:
+                raise _fail(src, item, f"unknown guard {g!r}")
+        for e in t.effects:
+            if e not in known_effects:
+                raise _fail(src, item, f"unknown effect {e!r}")
+        for s in t.sources:
+            if d.state(s).terminal:
+                raise _fail(src, item, f"terminal state {s!r} cannot be a source")
+        names = [f.name for f in t.fields]
+        if len(names) != len(set(names)):
+            raise _fail(src, item, "a field is declared twice")
+        for f in t.fields:
+            if f.type == "choice" and not f.choices:
+                raise _fail(src, f"{item}.fields.{f.name}", "a choice field needs choices")
+    # Two transitions for one trigger and source must be told apart by their guards.
+    for (source, trigger), ts in d._by_source.items():
+        guard_sets = [frozenset(t.guards) for t in ts]
+        if len(set(guard_sets)) != len(guard_sets):
+            raise _fail(
+                src,
+                f"transitions ({trigger} from {source})",
+                "two transitions for the same trigger and source without distinguishing guards",
+            )
+    # Every state reachable from the initial one.
+    seen, queue = {d.initial}, deque([d.initial])
+    while queue:
+        for t in d.transitions_from(queue.popleft()):
+            if t.dest not in seen:
+                seen.add(t.dest)
+                queue.append(t.dest)
+    for key in state_keys:
+        if key not in seen:
+            raise _fail(src, f"states.{key}", "unreachable from the initial state")
+    for s in d.states:
+        if not s.terminal and not d.transitions_from(s.key):
+            raise _fail(src, f"states.{s.key}", "non-terminal state with no way out (dead end)")
+    if d.scoring is not None:
+        for role in d.scoring.weights:
+            if role not in ROLES:
+                raise _fail(src, "scoring.weights", f"unknown role {role!r}")
+        if abs(sum(d.scoring.weights.values()) - 100) > 1e-9:
+            raise _fail(src, "scoring.weights", "weights must sum to 100")
+
+
+def load_definition(
+    path: str | Path, known_guards: set[str] | None = None, known_effects: set[str] | None = None
+) -> Definition:
+    from .guards import EFFECTS, GUARDS
+
+    path = Path(path)
+    source = str(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise DefinitionError(f"{source}: cannot read: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise DefinitionError(f"{source}: the file must hold a mapping")
+    try:
+        definition = Definition.model_validate({**raw, "source": source})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        raise DefinitionError(f"{source}: {loc}: {err['msg']}") from exc
+    _check_semantics(
+        definition,
+        set(GUARDS) if known_guards is None else known_guards,
+        set(EFFECTS) if known_effects is None else known_effects,
+    )
+    return definition
+
+
+def load_directory(directory: str | Path) -> list[Definition]:
+    definitions = [load_definition(p) for p in sorted(Path(directory).glob("*.yaml"))]
+    seen: dict[tuple[str, int], str] = {}
+    for d in definitions:
+        if (d.key, d.version) in seen:
+            raise DefinitionError(
+                f"{d.source}: key/version {d.key} v{d.version} already defined in "
+                f"{seen[(d.key, d.version)]}"
+            )
+        seen[(d.key, d.version)] = d.source
+    return definitions

@@ -1,0 +1,136 @@
+"""Guards and effects, registered by name so definitions can refer to them.
+
+A guard returns the reasons it blocks, in words the user understands (empty: passes).
+An effect changes the case as part of a transition; it never commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from flask_babel import lazy_gettext as _l
+
+if TYPE_CHECKING:
+    from ..models import Case
+    from .definitions import Definition
+
+Guard = Callable[["Case", "Definition"], list]
+GUARDS: dict[str, Guard] = {}
+EFFECTS: dict[str, Callable[["Case", "Definition"], None]] = {}
+
+
+def guard(name: str):
+    def register(fn: Guard) -> Guard:
+        GUARDS[name] = fn
+        return fn
+
+    return register
+
+
+def effect(name: str):
+    def register(fn):
+        EFFECTS[name] = fn
+        return fn
+
+    return register
+
+
+@guard("proposal_complete")
+def proposal_complete(case: Case, definition: Definition) -> list:
+    reasons = []
+    required = [
+        ("title", _l("The title is empty.")),
+        ("background_current", _l("The current condition is not described.")),
+        ("background_ideal", _l("The ideal condition is not described.")),
+        ("core_issue", _l("The core issue is empty.")),
+        ("objective_short", _l("The short-term objective is empty.")),
+        ("innovation", _l("The innovation (breakthrough) is not described.")),
+    ]
+    for attr, reason in required:
+        if not (getattr(case, attr) or "").strip():
+            reasons.append(reason)
+    short = [m for m in case.milestones if m.term == "short"]
+    if not short:
+        reasons.append(_l("There is no short-term milestone."))
+    window = (case.cohort.implementation_start, case.cohort.implementation_end)
+    for m in short:
+        if m.target_date is None:
+            reasons.append(_l("Milestone “%(activity)s” has no target date.", activity=m.activity))
+        elif not window[0] <= m.target_date <= window[1]:
+            reasons.append(
+                _l(
+                    "Milestone “%(activity)s” is due outside the implementation window "
+                    "(%(start)s – %(end)s).",
+                    activity=m.activity,
+                    start=window[0].isoformat(),
+                    end=window[1].isoformat(),
+                )
+            )
+    return reasons
+
+
+@guard("short_term_milestones_closed")
+def short_term_milestones_closed(case: Case, definition: Definition) -> list:
+    return [
+        _l(
+            "Milestone “%(activity)s” is neither verified nor closed with an explanation.",
+            activity=m.activity,
+        )
+        for m in case.milestones
+        if m.term == "short" and not m.is_closed
+    ]
+
+
+def role_scores(case: Case) -> dict[str, float]:
+    """Each role's mean over its submitted aspect scores."""
+    from ..models import Score
+
+    sums: dict[str, list[float]] = {}
+    for s in Score.query.filter(Score.case_id == case.id, Score.submitted_at.is_not(None)):
+        sums.setdefault(s.role, []).append(s.value)
+    return {role: sum(values) / len(values) for role, values in sums.items()}
+
+
+def weighted_result(case: Case, definition: Definition) -> float | None:
+    weights = definition.scoring.weights if definition.scoring else {}
+    scores = role_scores(case)
+    if not weights or any(role not in scores for role in weights):
+        return None
+    return round(sum(scores[r] * w for r, w in weights.items()) / 100, 2)
+
+
+@guard("all_scores_in")
+def all_scores_in(case: Case, definition: Definition) -> list:
+    if definition.scoring is None:
+        return [_l("This workflow has no scoring.")]
+    scores = role_scores(case)
+    labels = {"examiner": _l("examiner"), "coach": _l("coach"), "mentor": _l("mentor")}
+    return [
+        _l("The %(role)s has not submitted a score.", role=labels.get(role, role))
+        for role in definition.scoring.weights
+        if role not in scores
+    ]
+
+
+@guard("result_passed")
+def result_passed(case: Case, definition: Definition) -> list:
+    result = weighted_result(case, definition)
+    if result is None or result < definition.scoring.pass_mark:
+        return [_l("The result is below the pass mark.")]
+    return []
+
+
+@guard("result_failed")
+def result_failed(case: Case, definition: Definition) -> list:
+    result = weighted_result(case, definition)
+    if result is None or result >= definition.scoring.pass_mark:
+        return [_l("The result reaches the pass mark.")]
+    return []
+
+
+@effect("record_result")
+def record_result(case: Case, definition: Definition) -> None:
+    result = weighted_result(case, definition)
+    case.final_score = result
+    case.predicate = definition.scoring.predicate(result).id if result is not None else None

@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from ._base import utcnow
+from .people import User
+from .programs import Cohort, Group
+
+
+class Case(db.Model):
+    """One change action of one trainee, moving through its workflow definition."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_cohort_state", "cohort_id", "state"),
+        Index("ix_cases_due", "due_date"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id"))
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id"), index=True)
+    trainee_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    mentor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    executive_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+
+    # The definition a case started on stays its definition, whatever ships later.
+    definition_key: Mapped[str] = mapped_column(String(80))
+    definition_version: Mapped[int]
+    state: Mapped[str] = mapped_column(String(40))
+    version: Mapped[int] = mapped_column(default=1)
+    state_entered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    due_date: Mapped[date | None]
+    audit_head: Mapped[str] = mapped_column(String(64), default="")
+    event_count: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    # The proposal (rancangan aksi perubahan).
+    title: Mapped[str] = mapped_column(Text, default="")
+    background_current: Mapped[str] = mapped_column(Text, default="")
+    background_ideal: Mapped[str] = mapped_column(Text, default="")
+    core_issue: Mapped[str] = mapped_column(Text, default="")
+    objective_short: Mapped[str] = mapped_column(Text, default="")
+    objective_medium: Mapped[str] = mapped_column(Text, default="")
+    objective_long: Mapped[str] = mapped_column(Text, default="")
+    benefits: Mapped[str] = mapped_column(Text, default="")
+    scope: Mapped[str] = mapped_column(Text, default="")
+    innovation: Mapped[str] = mapped_column(Text, default="")
+    resources: Mapped[str] = mapped_column(Text, default="")
+    # Lists of small records: [{"name", "kind": internal|external, "role", "influence",
+    # "interest", "strategy"}], [{"name", "role"}], [{"risk", "mitigation"}].
+    stakeholders: Mapped[list] = mapped_column(JSON, default=list)
+    team: Mapped[list] = mapped_column(JSON, default=list)
+    risks: Mapped[list] = mapped_column(JSON, default=list)
+
+    # Filled when evaluation is finalized.
+    final_score: Mapped[float | None]
+    predicate: Mapped[str | None] = mapped_column(String(40))
+
+    # Optimistic locking: an UPDATE that finds another version raises StaleDataError.
+    __mapper_args__ = {"version_id_col": version}
+
+    cohort: Mapped[Cohort] = relationship()
+    group: Mapped[Group | None] = relationship()
+    trainee: Mapped[User] = relationship(foreign_keys=[trainee_id])
+    mentor: Mapped[User | None] = relationship(foreign_keys=[mentor_id])
+    executive: Mapped[User | None] = relationship(foreign_keys=[executive_id])
+    milestones: Mapped[list[Milestone]] = relationship(
+        back_populates="case", order_by="Milestone.position", cascade="all, delete-orphan"
+    )
+
+
+class Milestone(db.Model):
+    """A tahapan of the proposal; implementation reports progress against it."""
+
+    __tablename__ = "milestones"
+    TERMS = ("short", "medium", "long")
+    STATUSES = ("planned", "in_progress", "reported", "verified", "returned", "not_achieved")
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(default=0)
+    term: Mapped[str] = mapped_column(String(10), default="short")
+    activity: Mapped[str] = mapped_column(Text, default="")
+    output: Mapped[str] = mapped_column(Text, default="")
+    target_date: Mapped[date | None]
+    target_quantity: Mapped[float | None]
+    target_unit: Mapped[str] = mapped_column(String(80), default="")
+    # Optional units to cover, e.g. the 15 kecamatan of Lampung Barat.
+    units: Mapped[list] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(20), default="planned")
+    achieved_quantity: Mapped[float | None]
+    closing_note: Mapped[str] = mapped_column(Text, default="")
+
+    case: Mapped[Case] = relationship(back_populates="milestones")
+
+    @property
+    def is_closed(self) -> bool:
+        """Verified, or closed as not achieved with an explanation."""
+        return self.status == "verified" or (
+            self.status == "not_achieved" and bool(self.closing_note.strip())
+        )

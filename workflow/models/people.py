@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import date, datetime
+
+from flask_login import UserMixin
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..extensions import db
+from ._base import utcnow
+
+# IANA zone → the abbreviation Indonesians read on a clock.
+ZONE_LABELS = {"Asia/Jakarta": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}
+
+
+class Institution(db.Model):
+    """A training institution (BPSDM, Puslatbang, PPSDM)."""
+
+    __tablename__ = "institutions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(40), default="Asia/Jakarta")
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"))
+
+    region: Mapped[Region | None] = relationship()
+    holidays: Mapped[list[InstitutionHoliday]] = relationship(
+        back_populates="institution", cascade="all, delete-orphan"
+    )
+
+    @property
+    def zone_label(self) -> str:
+        return ZONE_LABELS.get(self.timezone, self.timezone)
+
+
+class InstitutionHoliday(db.Model):
+    """An extra day off of one institution (cuti bersama, a local holiday)."""
+
+    __tablename__ = "institution_holidays"
+    __table_args__ = (UniqueConstraint("institution_id", "day"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id", ondelete="CASCADE"))
+    day: Mapped[date]
+    name: Mapped[str] = mapped_column(String(200), default="")
+
+    institution: Mapped[Institution] = relationship(back_populates="holidays")
+
+
+class Region(db.Model):
+    """provinsi → kabupaten/kota → kecamatan → desa/kelurahan/pekon."""
+
+    __tablename__ = "regions"
+    LEVELS = ("province", "regency", "district", "village")
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)
+    level: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(200))
+    code: Mapped[str | None] = mapped_column(String(20), unique=True)
+
+    parent: Mapped[Region | None] = relationship(remote_side=[id], back_populates="children")
+    children: Mapped[list[Region]] = relationship(back_populates="parent")
+
+    def province(self) -> Region:
+        node = self
+        while node.parent is not None:
+            node = node.parent
+        return node
+
+
+class Agency(db.Model):
+    """An OPD, e.g. DPMD Kutai Kartanegara."""
+
+    __tablename__ = "agencies"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    short_name: Mapped[str] = mapped_column(String(80), default="")
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)
+
+    region: Mapped[Region | None] = relationship()
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    email: Mapped[str | None] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    nip: Mapped[str | None] = mapped_column(String(30), unique=True)
+    position: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(255), default="")
+    api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institutions.id"))
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"), index=True)
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True)
+    locale: Mapped[str | None] = mapped_column(String(5))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    institution: Mapped[Institution | None] = relationship()
+    agency: Mapped[Agency | None] = relationship()
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
+        return self.active
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return bool(self.password_hash) and check_password_hash(self.password_hash, password)
+
+    def issue_api_token(self) -> str:
+        """A new bearer token; only its hash is stored, so it is shown once."""
+        token = secrets.token_urlsafe(32)
+        self.api_token_hash = hash_token(token)
+        return token
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

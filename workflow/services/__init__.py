@@ -1,0 +1,15 @@
+"""The operations. Services change state and never render; perform() is the one door."""
+
+from .errors import Blocked, Conflict, Forbidden, NotAvailable, WorkflowError
+from .workflow import definition_of, perform, start_case
+
+__all__ = [
+    "Blocked",
+    "Conflict",
+    "Forbidden",
+    "NotAvailable",
+    "WorkflowError",
+    "definition_of",
+    "perform",
+    "start_case",
+]
