@@ -1,3 +1,136 @@
-from flask import Blueprint
+"""The case page and its actions. Every action goes through services.perform()."""
 
-bp = Blueprint("cases", __name__)
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from workflow.extensions import db
+from workflow.models import AuditEvent, Case
+from workflow.permissions import get_case_for, roles_on_case
+from workflow.services import Conflict, WorkflowError, definition_of, perform
+from workflow.services.actions import available_actions, is_overdue
+
+from ._web import is_htmx, label, page_or_fragment
+
+bp = Blueprint("cases", __name__, url_prefix="/cases")
+
+
+def load_case(case_id: int) -> Case:
+    """Scoped to the user: another person's case is a 404, never a 403."""
+    case = get_case_for(current_user, case_id)
+    if case is None:
+        abort(404)
+    return case
+
+
+def phases_of(definition, state_key: str) -> list[dict]:
+    current = definition.state(state_key).phase
+    keys = [p.key for p in definition.phases]
+    index = keys.index(current)
+    terminal = definition.state(state_key).terminal
+    return [
+        {
+            "phase": p,
+            "status": "done"
+            if i < index or (terminal and i == index)
+            else ("current" if i == index else "todo"),
+        }
+        for i, p in enumerate(definition.phases)
+    ]
+
+
+def timeline(case: Case, definition) -> list[dict]:
+    events = db.session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.case_id == case.id)
+        .options(selectinload(AuditEvent.actor), selectinload(AuditEvent.on_behalf_of))
+        .order_by(AuditEvent.seq.desc())
+    ).all()
+    rows = []
+    for e in events:
+        transitions = [t for t in definition.transitions if t.trigger == e.trigger]
+        specs = {f.name: f for t in transitions for f in t.fields}
+        data = [(label(specs[k].labels) if k in specs else k, v) for k, v in (e.data or {}).items()]
+        rows.append(
+            {
+                "event": e,
+                "action": label(transitions[0].labels) if transitions else e.trigger,
+                "from": label(definition.state(e.from_state).labels)
+                if e.from_state and definition.has_state(e.from_state)
+                else e.from_state,
+                "to": label(definition.state(e.to_state).labels)
+                if definition.has_state(e.to_state)
+                else e.to_state,
+                "data": data,
+            }
+        )
+    return rows
+
+
+def status_context(case: Case, *, error: dict | None = None, notice: str | None = None) -> dict:
+    definition = definition_of(case)
+    state = definition.state(case.state)
+    return {
+        "case": case,
+        "definition": definition,
+        "state": state,
+        "phases": phases_of(definition, case.state),
+        "overdue": is_overdue(case),
+        "institution": case.cohort.program.institution,
+        "actions": available_actions(case, current_user),
+        "my_turn": bool(roles_on_case(current_user, case) & set(state.owners)),
+        "events": timeline(case, definition),
+        "error": error,
+        "notice": notice,
+    }
+
+
+@bp.get("/<int:case_id>")
+@login_required
+def show(case_id: int):
+    case = load_case(case_id)
+    return page_or_fragment("cases/show.html", "cases/_status.html", **status_context(case))
+
+
+@bp.post("/<int:case_id>/actions/<trigger>")
+@login_required
+def act(case_id: int, trigger: str):
+    case = load_case(case_id)
+    version = request.form.get("version", type=int)
+    if version is None:
+        abort(400)
+    definition = definition_of(case)
+    specs = {f.name: f for t in definition.transitions if t.trigger == trigger for f in t.fields}
+    comment = request.form.get("comment")
+    data = {name: request.form.get(name, "") for name in specs}
+    try:
+        perform(case, trigger, current_user, comment=comment, data=data, expected_version=version)
+    except WorkflowError as exc:
+        message = str(exc.message)
+        if isinstance(exc, Conflict):
+            message = _("Someone else changed this case meanwhile. Here is its current state.")
+        error = {
+            "trigger": trigger,
+            "message": message,
+            "reasons": [str(r) for r in exc.reasons if str(r) not in exc.fields.values()],
+            "field_errors": exc.fields,
+            "typed": {"comment": comment or "", **data},
+        }
+        return page_or_fragment(
+            "cases/show.html",
+            "cases/_status.html",
+            exc.status,
+            **status_context(case, error=error),
+        )
+    transitions = [t for t in definition.transitions if t.trigger == trigger]
+    notice = _("Done: %(action)s.", action=label(transitions[0].labels))
+    if is_htmx():
+        return page_or_fragment(
+            "cases/show.html", "cases/_status.html", **status_context(case, notice=notice)
+        )
+    flash(notice, "success")
+    return redirect(url_for("cases.show", case_id=case.id))

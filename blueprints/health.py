@@ -1,3 +1,27 @@
-from flask import Blueprint
+"""GET /healthz: is the app up and can it reach its database?"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from workflow.extensions import csrf, db, limiter
 
 bp = Blueprint("health", __name__)
+csrf.exempt(bp)
+
+
+@bp.get("/healthz")
+@limiter.exempt
+def healthz():
+    try:
+        db.session.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        db.session.rollback()
+        current_app.logger.warning("health check: database unreachable", exc_info=True)
+        return jsonify({"status": "error"}), 503
+    finally:
+        # Leave no transaction open between probes.
+        db.session.rollback()
+    return jsonify({"status": "ok"})

@@ -1,3 +1,53 @@
-from flask import Blueprint
+"""Home: the cases the user must act on, then every case the user can see."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+from flask_login import current_user, login_required
+from sqlalchemy.orm import joinedload
+
+from workflow.extensions import db
+from workflow.models import Case, Cohort, Program
+from workflow.permissions import cases_awaiting, cases_visible_to
+from workflow.services import definition_of
+from workflow.services.actions import is_overdue
 
 bp = Blueprint("home", __name__)
+
+PER_PAGE = 50
+
+
+def _eager(query):
+    # Everything a row shows, in the same query: the count stays flat as rows grow.
+    return query.options(
+        joinedload(Case.trainee),
+        joinedload(Case.cohort).joinedload(Cohort.program).joinedload(Program.institution),
+    )
+
+
+def _ordered(query):
+    return query.order_by(Case.due_date.is_(None), Case.due_date, Case.id)
+
+
+def row(case: Case) -> dict:
+    definition = definition_of(case)
+    return {
+        "case": case,
+        "state": definition.state(case.state),
+        "overdue": is_overdue(case),
+    }
+
+
+@bp.get("/")
+@login_required
+def index():
+    awaiting = db.session.scalars(_ordered(_eager(cases_awaiting(current_user)))).unique().all()
+    page = db.paginate(
+        _ordered(_eager(cases_visible_to(current_user))), per_page=PER_PAGE, error_out=False
+    )
+    return render_template(
+        "home/index.html",
+        awaiting=[row(c) for c in awaiting],
+        visible=[row(c) for c in page.items],
+        page=page,
+    )

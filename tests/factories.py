@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 from datetime import date
+
+from werkzeug.security import generate_password_hash
 
 from workflow.extensions import db
 from workflow.models import (
@@ -24,6 +27,11 @@ _seq = itertools.count(1)
 PASSWORD = "secret-pass-1"
 
 
+@functools.cache
+def _password_hash() -> str:
+    return generate_password_hash(PASSWORD)
+
+
 def create_user(username: str | None = None, **attrs) -> User:
     n = next(_seq)
     user = User(
@@ -32,7 +40,8 @@ def create_user(username: str | None = None, **attrs) -> User:
         email=attrs.pop("email", f"{username or 'user' + str(n)}@example.test"),
         **attrs,
     )
-    user.set_password(PASSWORD)
+    # scrypt costs ~0.15 s a user; every test user shares the one password, so hash it once.
+    user.password_hash = _password_hash()
     db.session.add(user)
     db.session.flush()
     return user

@@ -24,6 +24,8 @@ def check_definitions(directory: str | None) -> None:
     directory = directory or current_app.config["DEFINITIONS_DIR"]
     try:
         definitions = load_directory(directory)
+        if not definitions:
+            raise DefinitionError(f"{directory}: no workflow definition (*.yaml) found")
     except DefinitionError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)

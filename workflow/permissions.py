@@ -69,9 +69,12 @@ def cases_awaiting(user: User) -> Select:
     return select(Case).where(or_(*clauses) if clauses else false())
 
 
-def roles_on_case(user: User | None, case: Case) -> set[str]:
+def roles_on_case(user: User | None, case: Case, among: set[str] | None = None) -> set[str]:
+    """The roles `user` holds on `case`. With `among`, only those roles are looked for, so
+    the group and cohort lookups are skipped when no role asked for needs them."""
     if user is None or not getattr(user, "id", None):
         return set()
+    wanted = set(ROLES) if among is None else set(among)
     roles = set()
     if case.trainee_id == user.id:
         roles.add("trainee")
@@ -79,15 +82,19 @@ def roles_on_case(user: User | None, case: Case) -> set[str]:
         roles.add("mentor")
     if case.executive_id == user.id:
         roles.add("executive")
-    group = case.group
-    if group is not None:
-        if group.coach_id == user.id:
-            roles.add("coach")
-        if group.examiner_id == user.id:
-            roles.add("examiner")
-    cohort_roles = CohortMember.query.filter_by(cohort_id=case.cohort_id, user_id=user.id).all()
-    roles.update(m.role for m in cohort_roles)
-    return roles
+    if wanted & {"coach", "examiner"}:
+        group = case.group
+        if group is not None:
+            if group.coach_id == user.id:
+                roles.add("coach")
+            if group.examiner_id == user.id:
+                roles.add("examiner")
+    if wanted & set(CohortMember.ROLES):
+        cohort_roles = CohortMember.query.filter_by(
+            cohort_id=case.cohort_id, user_id=user.id
+        ).all()
+        roles.update(m.role for m in cohort_roles)
+    return roles if among is None else roles & wanted
 
 
 def get_case_for(user: User, case_id: int) -> Case | None:

@@ -6,13 +6,22 @@ message a reviewer can act on.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from datetime import date
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 ROLES = ("trainee", "mentor", "executive", "coach", "examiner", "organizer")
 COHORT_DATES = (
@@ -57,6 +66,12 @@ class SLA(_Strict):
             raise ValueError(f"unknown cohort date {v!r}; use one of {', '.join(COHORT_DATES)}")
         return v
 
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SLA:
+        if (self.working_days is None) == (self.until is None):
+            raise ValueError("give either working_days or until, not both or neither")
+        return self
+
 
 class State(_Strict):
     key: str
@@ -96,9 +111,11 @@ class FieldSpec(_Strict):
                 return raw, "bad_date"
         if self.type == "number":
             try:
-                return float(raw), None
+                value = float(raw)
             except (TypeError, ValueError):
                 return raw, "bad_number"
+            # NaN and infinities are not JSON; PostgreSQL would refuse to store them.
+            return (value, None) if math.isfinite(value) else (str(raw), "bad_number")
         value = str(raw).strip()
         if value not in {c.value for c in self.choices}:
             return value, "bad_choice"
@@ -131,6 +148,15 @@ class Scoring(_Strict):
     weights: dict[str, float]
     pass_mark: float = Field(ge=0, le=100)
     bands: tuple[Band, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _descending_bands(self) -> Scoring:
+        limits = [b.above for b in self.bands]
+        if limits[-1] is not None or None in limits[:-1]:
+            raise ValueError("only the last band, and the last band only, has above: null")
+        if any(a <= b for a, b in zip(limits[:-2], limits[1:-1], strict=True)):
+            raise ValueError("bands must go from the highest 'above' to the lowest")
+        return self
 
     def predicate(self, score: float) -> Labels:
         for band in self.bands:
@@ -236,7 +262,9 @@ def _check_semantics(d: Definition, known_guards: set[str], known_effects: set[s
     # Two transitions for one trigger and source must be told apart by their guards.
     for (source, trigger), ts in d._by_source.items():
         guard_sets = [frozenset(t.guards) for t in ts]
-        if len(set(guard_sets)) != len(guard_sets):
+        # An unguarded one among several would always win and leave the others unreachable.
+        unguarded = len(ts) > 1 and not all(guard_sets)
+        if unguarded or len(set(guard_sets)) != len(guard_sets):
             raise _fail(
                 src,
                 f"transitions ({trigger} from {source})",
@@ -263,6 +291,34 @@ def _check_semantics(d: Definition, known_guards: set[str], known_effects: set[s
             raise _fail(src, "scoring.weights", "weights must sum to 100")
 
 
+def _item(raw: dict, loc: tuple) -> str:
+    """A pydantic location named as a reviewer reads the file: states.<key>,
+    transitions[i] (<trigger>), fields.<name> rather than bare list indexes."""
+    parts: list[str] = []
+    node: object = raw
+    for i, step in enumerate(loc):
+        child = None
+        if isinstance(node, dict):
+            child = node.get(step)
+        elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
+            child = node[step]
+        if isinstance(step, int) and isinstance(child, dict):
+            name = child.get("key") or child.get("name")
+            prev = loc[i - 1] if i else None
+            if prev == "transitions":
+                parts[-1] += f"[{step}] ({child.get('trigger', '?')})"
+            elif name is not None:
+                parts.append(str(name))
+            else:
+                parts[-1] += f"[{step}]"
+        elif isinstance(step, int) and parts:
+            parts[-1] += f"[{step}]"
+        else:
+            parts.append(str(step))
+        node = child
+    return ".".join(parts) or "(top level)"
+
+
 def load_definition(
     path: str | Path, known_guards: set[str] | None = None, known_effects: set[str] | None = None
 ) -> Definition:
@@ -280,8 +336,7 @@ def load_definition(
         definition = Definition.model_validate({**raw, "source": source})
     except ValidationError as exc:
         err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
-        raise DefinitionError(f"{source}: {loc}: {err['msg']}") from exc
+        raise DefinitionError(f"{source}: {_item(raw, err['loc'])}: {err['msg']}") from exc
     _check_semantics(
         definition,
         set(GUARDS) if known_guards is None else known_guards,

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 Guard = Callable[["Case", "Definition"], list]
 GUARDS: dict[str, Guard] = {}
-EFFECTS: dict[str, Callable[["Case", "Definition"], None]] = {}
+EFFECTS: dict[str, Callable[[Case, Definition], None]] = {}
 
 
 def guard(name: str):

@@ -35,15 +35,21 @@ def event_hash(event: AuditEvent) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def append_event(case: Case, event: AuditEvent) -> AuditEvent:
-    """Chain `event` after the case's last one. The caller commits."""
+def chain_event(case: Case, event: AuditEvent) -> AuditEvent:
+    """Link `event` after the case's last one and move the case's head; adds nothing to the
+    session, so the caller can flush the case's versioned UPDATE before the INSERT."""
     event.case_id = case.id
     event.seq = case.event_count + 1
     event.prev_hash = case.audit_head
     event.hash = event_hash(event)
     case.event_count = event.seq
     case.audit_head = event.hash
-    db.session.add(event)
+    return event
+
+
+def append_event(case: Case, event: AuditEvent) -> AuditEvent:
+    """Chain `event` after the case's last one and add it. The caller commits."""
+    db.session.add(chain_event(case, event))
     return event
 
 
@@ -53,7 +59,8 @@ class Break:
     reason: str
 
 
-def verify_case(case: Case, events: list[AuditEvent]) -> str | None:
+def verify_case(case, events) -> str | None:
+    """Why the chain of `case` is broken, or None. Takes ORM objects or plain rows."""
     prev = ""
     for expected_seq, event in enumerate(events, start=1):
         if event.seq != expected_seq:
@@ -69,21 +76,26 @@ def verify_case(case: Case, events: list[AuditEvent]) -> str | None:
 
 
 def verify_all(batch: int = 500) -> list[Break]:
-    """Walk every case's chain; streams cases in batches to keep memory flat."""
+    """Walk every case's chain in batches. Reads plain rows, not ORM objects, so memory stays
+    flat and the caller's session (identity map, loaded objects) is left as it was."""
     breaks: list[Break] = []
+    cases_t, events_t = Case.__table__, AuditEvent.__table__
     last_id = 0
     while True:
-        cases = db.session.scalars(
-            select(Case).where(Case.id > last_id).order_by(Case.id).limit(batch)
+        cases = db.session.execute(
+            select(cases_t.c.id, cases_t.c.event_count, cases_t.c.audit_head)
+            .where(cases_t.c.id > last_id)
+            .order_by(cases_t.c.id)
+            .limit(batch)
         ).all()
         if not cases:
             return breaks
         ids = [c.id for c in cases]
-        by_case: dict[int, list[AuditEvent]] = {i: [] for i in ids}
-        for ev in db.session.scalars(
-            select(AuditEvent)
-            .where(AuditEvent.case_id.in_(ids))
-            .order_by(AuditEvent.case_id, AuditEvent.seq)
+        by_case: dict[int, list] = {i: [] for i in ids}
+        for ev in db.session.execute(
+            select(events_t)
+            .where(events_t.c.case_id.in_(ids))
+            .order_by(events_t.c.case_id, events_t.c.seq)
         ):
             by_case[ev.case_id].append(ev)
         for c in cases:
@@ -91,4 +103,3 @@ def verify_all(batch: int = 500) -> list[Break]:
             if reason:
                 breaks.append(Break(c.id, reason))
         last_id = ids[-1]
-        db.session.expunge_all()

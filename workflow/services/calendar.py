@@ -16,7 +16,9 @@ def national_holidays(year: int) -> frozenset[date]:
 
 
 def is_working_day(day: date, extra_days_off: frozenset[date] | set[date] = frozenset()) -> bool:
-    return day.weekday() < 5 and day not in national_holidays(day.year) and day not in extra_days_off
+    return (
+        day.weekday() < 5 and day not in national_holidays(day.year) and day not in extra_days_off
+    )
 
 
 def add_working_days(start: date, days: int, extra_days_off=frozenset()) -> date:
@@ -43,5 +45,7 @@ def working_days_between(start: date, end: date, extra_days_off=frozenset()) -> 
 
 
 def local_date(moment: datetime, zone: str) -> date:
-    """The calendar date of a naive-UTC moment in an institution's zone."""
-    return moment.replace(tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo(zone)).date()
+    """The calendar date of a moment (naive means UTC) in an institution's zone."""
+    if moment.tzinfo is None:  # stored times are naive UTC
+        moment = moment.replace(tzinfo=ZoneInfo("UTC"))
+    return moment.astimezone(ZoneInfo(zone)).date()

@@ -5,17 +5,18 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..engine import Outcome, evaluate, registry
 from ..engine.definitions import Definition, Transition
 from ..engine.guards import EFFECTS, GUARDS
 from ..extensions import db
-from ..models import AuditEvent, Case, InstitutionHoliday, User
+from ..models import AuditEvent, Case, Institution, InstitutionHoliday, Program, User
 from ..models._base import utcnow
 from ..permissions import roles_on_case
 from . import notifications
-from .audit import append_event
+from .audit import chain_event
 from .calendar import add_working_days, local_date
 from .errors import Blocked, Conflict, Forbidden, NotAvailable
 
@@ -27,6 +28,7 @@ FIELD_ERRORS = {
     "bad_choice": _l("%(field)s has an unknown choice."),
 }
 COMMENT_MAX = 5000
+CONFLICT = _l("Someone else changed this case meanwhile. Reload it and try again.")
 
 
 def definition_of(case: Case) -> Definition:
@@ -66,9 +68,25 @@ def due_date_for(case: Case, definition: Definition, state: str, entered: dateti
         return None
     if sla.until:
         return case.cohort.phase_date(sla.until)
-    institution = case.cohort.program.institution
-    start = local_date(entered, institution.timezone)
-    return add_working_days(start, sla.working_days, extra_days_off(institution.id))
+    zone, days_off = zone_and_days_off(case.cohort)
+    return add_working_days(local_date(entered, zone), sla.working_days, days_off)
+
+
+def zone_and_days_off(cohort) -> tuple[str, frozenset[date]]:
+    """The cohort's institution's zone and extra days off, in one query rather than loading
+    the program, the institution and then its holidays (three)."""
+    if cohort.program_id is not None:
+        rows = db.session.execute(
+            db.select(Institution.timezone, InstitutionHoliday.day)
+            .select_from(Program)
+            .join(Institution, Institution.id == Program.institution_id)
+            .outerjoin(InstitutionHoliday, InstitutionHoliday.institution_id == Institution.id)
+            .where(Program.id == cohort.program_id)
+        ).all()
+        if rows:
+            return rows[0].timezone, frozenset(r.day for r in rows if r.day is not None)
+    institution = cohort.program.institution  # not flushed yet: walk the objects
+    return institution.timezone, extra_days_off(institution.id)
 
 
 def check_input(
@@ -80,7 +98,9 @@ def check_input(
     if transition.comment == "required" and not comment:
         errors["comment"] = str(_l("A comment is required for this action."))
     if len(comment) > COMMENT_MAX:
-        errors["comment"] = str(_l("The comment is too long (at most %(n)d characters).", n=COMMENT_MAX))
+        errors["comment"] = str(
+            _l("The comment is too long (at most %(n)d characters).", n=COMMENT_MAX)
+        )
     if transition.comment == "none":
         comment = ""
     data = data if isinstance(data, dict) else {}
@@ -97,11 +117,21 @@ def check_input(
     return comment, cleaned, errors
 
 
+def blocking_reasons(case: Case, definition: Definition, transition: Transition) -> list:
+    """The reasons of the first guard that blocks. Guards run in their declared order and a
+    later one may rely on the earlier ones (no "below the pass mark" while scores are missing)."""
+    for name in transition.guards:
+        reasons = GUARDS[name](case, definition)
+        if reasons:
+            return list(reasons)
+    return []
+
+
 def choose(case: Case, definition: Definition, candidates: list[Transition]):
     """The first candidate whose guards all pass, else the fewest reasons that block."""
     best: list | None = None
     for t in candidates:
-        reasons = [r for g in t.guards for r in GUARDS[g](case, definition)]
+        reasons = blocking_reasons(case, definition, t)
         if not reasons:
             return t, []
         if best is None or len(reasons) < len(best):
@@ -120,14 +150,16 @@ def perform(
 ) -> AuditEvent:
     """Fire `trigger` on `case` as `actor`, or raise a typed refusal having written nothing."""
     definition = definition_of(case)
-    roles = roles_on_case(actor, case)
+    # Only the roles this trigger admits matter here; looking for no others saves queries.
+    admitted = {r for t in definition.candidates(case.state, trigger) for r in t.roles}
+    roles = roles_on_case(actor, case, among=admitted)
     outcome = evaluate(definition, case.state, trigger, roles)
     if outcome is Outcome.NOT_AVAILABLE:
         raise NotAvailable(_l("This action is not available in the current state."))
     if outcome is Outcome.FORBIDDEN:
         raise Forbidden(_l("You may not take this action on this case."))
     if expected_version is not None and expected_version != case.version:
-        raise Conflict(_l("Someone else changed this case meanwhile. Reload it and try again."))
+        raise Conflict(CONFLICT)
     candidates = [t for t in definition.candidates(case.state, trigger) if roles & set(t.roles)]
     clean_comment, clean_data, field_errors = check_input(candidates[0], comment, data)
     if field_errors:
@@ -142,31 +174,44 @@ def perform(
     source = case.state
     now = utcnow()
     try:
-        for name in transition.effects:
-            EFFECTS[name](case, definition)
-        case.state = machine.fire(source, transition)
-        case.state_entered_at = now
-        case.due_date = due_date_for(case, definition, case.state, now)
-        event = append_event(
-            case,
-            AuditEvent(
-                actor_id=actor.id,
-                trigger=trigger,
-                from_state=source,
-                to_state=case.state,
-                comment=clean_comment,
-                data=clean_data,
-                created_at=now,
-            ),
-        )
+        # No autoflush while the case changes: the queries below (holidays, scores) would
+        # otherwise flush a half-changed case, UPDATE it twice and bump its version twice.
+        with db.session.no_autoflush:
+            dest = machine.fire(source, transition)
+            due = due_date_for(case, definition, dest, now)
+            for name in transition.effects:
+                EFFECTS[name](case, definition)
+            case.state = dest
+            case.state_entered_at = now
+            case.due_date = due
+            event = chain_event(
+                case,
+                AuditEvent(
+                    actor_id=actor.id,
+                    trigger=trigger,
+                    from_state=source,
+                    to_state=dest,
+                    comment=clean_comment,
+                    data=clean_data,
+                    created_at=now,
+                ),
+            )
+        # The versioned UPDATE goes first, alone: a lost race fails here as StaleDataError
+        # (after waiting on the winner's lock) instead of on the event's (case, seq) key.
+        db.session.flush()
+        db.session.add(event)
         db.session.flush()
         notifications.queue_for_event(case, definition, event, actor)
         db.session.commit()
     except StaleDataError:
         db.session.rollback()
-        raise Conflict(
-            _l("Someone else changed this case meanwhile. Reload it and try again.")
-        ) from None
+        raise Conflict(CONFLICT) from None
+    except OperationalError as exc:
+        db.session.rollback()
+        # SQLite answers a write-write collision with "database is locked".
+        if "locked" in str(exc.orig).lower():
+            raise Conflict(CONFLICT) from None
+        raise
     except Exception:
         db.session.rollback()
         raise
