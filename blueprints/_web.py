@@ -131,6 +131,7 @@ def init_app(app: Flask) -> None:
         g.pop("_login_user", None)
         g.pop("_flask_babel", None)
         g.pop("_aksi_roles", None)
+        g.pop("api_lang", None)
 
     @app.context_processor
     def _layout_context():

@@ -10,7 +10,6 @@ import json
 import math
 from datetime import datetime
 
-from babel import Locale
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 from flask_babel import lazy_gettext as _l
 from flask_babel import refresh
@@ -112,10 +111,9 @@ def _choose_language() -> str:
 
 
 def _use_language(lang: str) -> None:
-    # The web's locale selector reads the session; here only the request decides.
-    refresh()
-    g._flask_babel.babel_locale = Locale.parse(lang)
+    # select_locale() honours g.api_lang; refresh() drops a locale cached earlier.
     g.api_lang = lang
+    refresh()
 
 
 def _authenticate() -> User:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from flask import Flask, has_request_context, session
+from flask import Flask, g, has_request_context, session
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -26,6 +26,10 @@ def select_locale() -> str:
     langs = ("id", "en")
     if not has_request_context():
         return "id"
+    # The API decides per request (?lang, Accept-Language); the web by the session.
+    api_lang = getattr(g, "api_lang", None)
+    if api_lang in langs:
+        return api_lang
     chosen = session.get("lang")
     if chosen in langs:
         return chosen
