@@ -460,3 +460,8 @@ def list_events(case_id: int):
         .order_by(AuditEvent.seq)
     ).all()
     return jsonify({"items": [_event(e) for e in events]})
+
+
+# Routes of later capabilities live beside their OpenAPI paths in their own modules and
+# attach to this blueprint; importing them here registers them before the app does.
+from . import api_delegations, api_notifications, api_proposals, api_reviews  # noqa: E402, F401

@@ -463,5 +463,17 @@ SPEC = {
 }
 
 
+# Route modules that extend the API (blueprints/api_*.py) each declare their own PATHS and
+# SCHEMAS; the document is their union, so a route and its description live side by side.
+EXTENSIONS = ("api_proposals", "api_reviews", "api_delegations", "api_notifications")
+
+
 def spec() -> dict:
-    return deepcopy(SPEC)
+    from importlib import import_module
+
+    document = deepcopy(SPEC)
+    for name in EXTENSIONS:
+        module = import_module(f"blueprints.{name}")
+        document["paths"].update(deepcopy(getattr(module, "PATHS", {})))
+        document["components"]["schemas"].update(deepcopy(getattr(module, "SCHEMAS", {})))
+    return document

@@ -249,6 +249,12 @@ def test_blocked_action_shows_guard_reasons(client, world):
     body = client.get(f"/api/v1/cases/{world.case.id}", headers=bearer(world.trainee)).json
     submit = next(a for a in body["actions"] if a["trigger"] == "submit")
     assert submit["blocked"] is True
+    # Indonesian by default.
+    assert "Judul masih kosong." in submit["blocked_reasons"]
+    english = client.get(
+        f"/api/v1/cases/{world.case.id}?lang=en", headers=bearer(world.trainee)
+    ).json
+    submit = next(a for a in english["actions"] if a["trigger"] == "submit")
     assert "The title is empty." in submit["blocked_reasons"]
 
 
@@ -337,7 +343,7 @@ def test_guard_block_is_422_with_reasons_and_writes_nothing(client, world):
     assert response.status_code == 422
     body = response.json
     assert body["message"]
-    assert "The title is empty." in body["reasons"]
+    assert "Judul masih kosong." in body["reasons"]
     assert body["fields"] == {}
     assert event_count(world.case.id) == 0
     assert stored_version(world.case.id) == version

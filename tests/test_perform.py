@@ -161,9 +161,9 @@ def test_start_case_is_due_on_the_proposal_deadline(world):
 @pytest.mark.parametrize(
     ("steps", "trigger", "role", "kwargs", "recipients"),
     [
-        ([], "submit", "trainee", {}, {"mentor"}),
+        ([], "submit", "trainee", {}, {"mentor", "coach"}),
         (TO_MENTOR_REVIEW, "approve", "mentor", {}, {"executive", "trainee"}),
-        (TO_ENDORSEMENT, "endorse", "executive", {"data": ENDORSE_DATA}, {"trainee"}),
+        (TO_ENDORSEMENT, "endorse", "executive", {"data": ENDORSE_DATA}, {"trainee", "mentor", "coach"}),
         (
             TO_IMPLEMENTATION,
             "submit_report",
@@ -175,7 +175,7 @@ def test_start_case_is_due_on_the_proposal_deadline(world):
         (TO_DEFERRED, "resume", "organizer", {}, {"examiner", "coach", "mentor", "trainee"}),
     ],
 )
-def test_notifies_the_owners_of_the_new_state_not_the_actor(
+def test_notifies_whom_the_transition_names_not_the_actor(
     world, steps, trigger, role, kwargs, recipients
 ):
     walk(world, steps)

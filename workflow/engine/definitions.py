@@ -80,6 +80,8 @@ class State(_Strict):
     owners: tuple[str, ...] = ()
     terminal: bool = False
     sla: SLA | None = None
+    # The trainee may edit the proposal while the case is here.
+    proposal_editable: bool = False
 
 
 class Choice(_Strict):
@@ -132,6 +134,8 @@ class Transition(_Strict):
     effects: tuple[str, ...] = ()
     comment: Literal["none", "optional", "required"] = "none"
     fields: tuple[FieldSpec, ...] = ()
+    # Who hears of it; without a list, the owners of the destination state.
+    notify: tuple[str, ...] | None = None
     style: Literal["primary", "secondary", "danger"] = "secondary"
 
     @property
@@ -241,7 +245,7 @@ def _check_semantics(d: Definition, known_guards: set[str], known_effects: set[s
         for s in (*t.sources, t.dest):
             if s not in state_keys:
                 raise _fail(src, item, f"unknown state {s!r}")
-        for role in t.roles:
+        for role in (*t.roles, *(t.notify or ())):
             if role not in ROLES:
                 raise _fail(src, item, f"unknown role {role!r}")
         for g in t.guards:

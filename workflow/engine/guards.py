@@ -134,3 +134,17 @@ def record_result(case: Case, definition: Definition) -> None:
     result = weighted_result(case, definition)
     case.final_score = result
     case.predicate = definition.scoring.predicate(result).id if result is not None else None
+
+
+@effect("snapshot_proposal")
+def snapshot_proposal(case: Case, definition: Definition) -> None:
+    """Keep the proposal as submitted, so reviewers can diff against the previous one."""
+    from ..extensions import db
+    from ..models import ProposalSnapshot
+
+    last = db.session.scalar(
+        db.select(db.func.max(ProposalSnapshot.number)).where(ProposalSnapshot.case_id == case.id)
+    )
+    case.snapshots.append(
+        ProposalSnapshot(number=(last or 0) + 1, content=case.proposal_content())
+    )

@@ -5,12 +5,16 @@ from .evaluation import Score
 from .events import AuditEvent, Notification
 from .people import Agency, Institution, InstitutionHoliday, Region, User
 from .programs import Cohort, CohortMember, Group, Program
+from .proposals import Comment, Delegation, Document, ProposalSnapshot
 
 __all__ = [
     "Agency",
     "AuditEvent",
     "Case",
     "Cohort",
+    "Comment",
+    "Delegation",
+    "Document",
     "CohortMember",
     "Group",
     "Institution",
@@ -18,6 +22,7 @@ __all__ = [
     "Milestone",
     "Notification",
     "Program",
+    "ProposalSnapshot",
     "Region",
     "Score",
     "User",

@@ -9,6 +9,7 @@ from ..extensions import db
 from ._base import utcnow
 from .people import User
 from .programs import Cohort, Group
+from .proposals import ProposalSnapshot
 
 
 class Case(db.Model):
@@ -71,6 +72,34 @@ class Case(db.Model):
         back_populates="case", order_by="Milestone.position", cascade="all, delete-orphan"
     )
 
+    # Declared so the unit of work writes the versioned case UPDATE before a snapshot INSERT.
+    snapshots: Mapped[list[ProposalSnapshot]] = relationship(
+        order_by="ProposalSnapshot.number", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    PROPOSAL_TEXT_FIELDS = (
+        "title",
+        "background_current",
+        "background_ideal",
+        "core_issue",
+        "objective_short",
+        "objective_medium",
+        "objective_long",
+        "benefits",
+        "scope",
+        "innovation",
+        "resources",
+    )
+    PROPOSAL_LIST_FIELDS = ("stakeholders", "team", "risks")
+
+    def proposal_content(self) -> dict:
+        """The proposal as plain data: what a submission snapshots and a diff compares."""
+        content: dict = {f: getattr(self, f) or "" for f in self.PROPOSAL_TEXT_FIELDS}
+        for f in self.PROPOSAL_LIST_FIELDS:
+            content[f] = list(getattr(self, f) or [])
+        content["milestones"] = [m.as_dict() for m in self.milestones]
+        return content
+
 
 class Milestone(db.Model):
     """A tahapan of the proposal; implementation reports progress against it."""
@@ -94,6 +123,17 @@ class Milestone(db.Model):
     closing_note: Mapped[str] = mapped_column(Text, default="")
 
     case: Mapped[Case] = relationship(back_populates="milestones")
+
+    def as_dict(self) -> dict:
+        return {
+            "term": self.term,
+            "activity": self.activity,
+            "output": self.output,
+            "target_date": self.target_date.isoformat() if self.target_date else None,
+            "target_quantity": self.target_quantity,
+            "target_unit": self.target_unit,
+            "units": list(self.units or []),
+        }
 
     @property
     def is_closed(self) -> bool:

@@ -29,13 +29,17 @@ def holders(case: Case, role: str) -> set[int]:
     return ids
 
 
-def queue_for_event(case: Case, definition: Definition, event, actor: User) -> list[Notification]:
-    """One notification per person who must act in the new state (the actor excepted);
-    the trainee always hears how their case moved."""
+def queue_for_event(
+    case: Case, definition: Definition, event, actor: User, transition=None
+) -> list[Notification]:
+    """One notification per person the transition names (by default the owners of the new
+    state), the actor excepted."""
+    roles = transition.notify if transition is not None and transition.notify is not None else (
+        definition.state(event.to_state).owners
+    )
     recipients: set[int] = set()
-    for role in definition.state(event.to_state).owners:
+    for role in roles:
         recipients |= holders(case, role)
-    recipients.add(case.trainee_id)
     recipients.discard(actor.id)
     notes = [
         Notification(user_id=uid, case_id=case.id, event_id=event.id, kind=event.trigger)

@@ -201,7 +201,7 @@ def perform(
         db.session.flush()
         db.session.add(event)
         db.session.flush()
-        notifications.queue_for_event(case, definition, event, actor)
+        notifications.queue_for_event(case, definition, event, actor, transition)
         db.session.commit()
     except StaleDataError:
         db.session.rollback()
