@@ -7,12 +7,12 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo 1)
 
-.PHONY: run test install assets translations db demo lint bench clean browser-deps postgres-deps
+.PHONY: run test install assets translations db demo lint bench clean browser-deps postgres-deps font-deps
 
 run: install db demo
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
-test: install browser-deps postgres-deps
+test: install browser-deps postgres-deps font-deps
 	$(VENV)/bin/pytest
 
 install: $(VENV)/.installed assets translations
@@ -54,6 +54,13 @@ postgres-deps:
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then \
 	  if [ "$(IS_ROOT)" = 1 ]; then apt-get update -q && apt-get install -y -q postgresql; \
 	  else echo "PostgreSQL is missing: install Debian's package 'postgresql'"; exit 1; fi; \
+	fi
+
+# The PDF prints any Unicode in DejaVu Sans (it falls back to Latin-1 without it).
+font-deps:
+	@if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then \
+	  if [ "$(IS_ROOT)" = 1 ]; then apt-get update -q && apt-get install -y -q fonts-dejavu-core; \
+	  else echo "The DejaVu fonts are missing: install Debian's package 'fonts-dejavu-core'"; exit 1; fi; \
 	fi
 
 lint: install

@@ -60,15 +60,23 @@ def build(n_cases: int) -> tuple[list[int], list[int], dict[str, int]]:
     """A cohort, its people, and 2 × n_cases complete proposals in draft (half for the
     engine, half for the baseline). One commit."""
     province = Region(level="province", name="Provinsi Kalimantan Timur", code="64")
-    institution = Institution(code="bench", name="BPSDM Bench", timezone="Asia/Makassar",
-                              region=province)
-    program = Program(institution=institution, code="PKA", name="PKA",
-                      definition_key="aksi_perubahan_pka")
+    institution = Institution(
+        code="bench", name="BPSDM Bench", timezone="Asia/Makassar", region=province
+    )
+    program = Program(
+        institution=institution, code="PKA", name="PKA", definition_key="aksi_perubahan_pka"
+    )
     cohort = Cohort(
-        program=program, name="Bench", year=2026, quota=n_cases * 2,
-        definition_key="aksi_perubahan_pka", start_date=date(2026, 2, 2),
-        proposal_deadline=date(2026, 3, 2), implementation_start=date(2026, 3, 9),
-        implementation_end=date(2026, 6, 5), evaluation_date=date(2026, 6, 15),
+        program=program,
+        name="Bench",
+        year=2026,
+        quota=n_cases * 2,
+        definition_key="aksi_perubahan_pka",
+        start_date=date(2026, 2, 2),
+        proposal_deadline=date(2026, 3, 2),
+        implementation_start=date(2026, 3, 9),
+        implementation_end=date(2026, 6, 5),
+        evaluation_date=date(2026, 6, 15),
         end_date=date(2026, 6, 30),
     )
 
@@ -87,17 +95,26 @@ def build(n_cases: int) -> tuple[list[int], list[int], dict[str, int]]:
     cases = []
     for i in range(n_cases * 2):
         trainee = person(f"trainee{i}")
-        case = start_case(cohort, trainee, group=groups[i % len(groups)], mentor=mentor,
-                          executive=executive)
+        case = start_case(
+            cohort, trainee, group=groups[i % len(groups)], mentor=mentor, executive=executive
+        )
         case.title = f"Aksi perubahan {i}"
         case.background_current = "Kondisi saat ini."
         case.background_ideal = "Kondisi ideal."
         case.core_issue = "Isu inti."
         case.objective_short = "Tujuan jangka pendek."
         case.innovation = "Terobosan."
-        case.milestones.append(Milestone(
-            position=0, term="short", activity="Tahap 1", output="Dokumen",
-            target_date=date(2026, 4, 1), target_quantity=1, target_unit="dokumen"))
+        case.milestones.append(
+            Milestone(
+                position=0,
+                term="short",
+                activity="Tahap 1",
+                output="Dokumen",
+                target_date=date(2026, 4, 1),
+                target_quantity=1,
+                target_unit="dokumen",
+            )
+        )
         cases.append(case)
     db.session.commit()
     ids = [c.id for c in cases]
@@ -118,8 +135,7 @@ def engine_loop(case_ids: list[int], people: dict, ops: int) -> tuple[float, flo
             perform(case, trigger, actor, expected_version=case.version)
         else:
             actor = db.session.get(User, people["mentor"])
-            perform(case, trigger, actor, comment="Mohon perbaiki.",
-                    expected_version=case.version)
+            perform(case, trigger, actor, comment="Mohon perbaiki.", expected_version=case.version)
         db.session.remove()
     return time.perf_counter() - start, time.process_time() - cpu
 
@@ -147,11 +163,21 @@ def baseline_loop(case_ids: list[int], people: dict, ops: int) -> tuple[float, f
                 .values(state=dest, version=version + 1, state_entered_at=now)
             )
             assert result.rowcount == 1
-            conn.execute(insert(events).values(
-                case_id=cid, seq=seq[cid], actor_id=actor, trigger=trigger, from_state=current,
-                to_state=dest, comment="", data={}, created_at=now, prev_hash=prev[cid],
-                hash=digest,
-            ))
+            conn.execute(
+                insert(events).values(
+                    case_id=cid,
+                    seq=seq[cid],
+                    actor_id=actor,
+                    trigger=trigger,
+                    from_state=current,
+                    to_state=dest,
+                    comment="",
+                    data={},
+                    created_at=now,
+                    prev_hash=prev[cid],
+                    hash=digest,
+                )
+            )
             conn.commit()
             state[cid] = (dest, version + 1)
             prev[cid] = digest
@@ -162,21 +188,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=int, default=2000, help="cases per side (default 2000)")
     parser.add_argument("--ops", type=int, default=1000, help="operations per side")
-    parser.add_argument("--sync", choices=("full", "normal", "off"), default=None,
-                        help="SQLite PRAGMA synchronous for both sides (default: SQLite's)")
-    parser.add_argument("--profile", action="store_true",
-                        help="print a cProfile summary of the perform() loop")
+    parser.add_argument(
+        "--sync",
+        choices=("full", "normal", "off"),
+        default=None,
+        help="SQLite PRAGMA synchronous for both sides (default: SQLite's)",
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="print a cProfile summary of the perform() loop"
+    )
     args = parser.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="aksi-bench-")
     path = os.path.join(tmp, "bench.db")
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
-        "SECRET_KEY": "bench",
-        "RATELIMIT_ENABLED": False,
-    })
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
+            "SECRET_KEY": "bench",
+            "RATELIMIT_ENABLED": False,
+        }
+    )
     with app.app_context():
         if args.sync:
+
             @event.listens_for(db.engine, "connect")
             def _sync(dbapi_connection, _record):
                 dbapi_connection.execute(f"PRAGMA synchronous={args.sync.upper()}")
@@ -185,8 +219,10 @@ def main() -> None:
         t0 = time.perf_counter()
         engine_ids, baseline_ids, people = build(args.cases)
         print(f"SQLite file: {path}")
-        print(f"set-up: {2 * args.cases} cases in {time.perf_counter() - t0:.1f} s; "
-              f"synchronous={args.sync or 'default'}; {args.ops} operations per side")
+        print(
+            f"set-up: {2 * args.cases} cases in {time.perf_counter() - t0:.1f} s; "
+            f"synchronous={args.sync or 'default'}; {args.ops} operations per side"
+        )
 
         warm = min(50, args.ops)
         engine_loop(engine_ids[:warm], people, warm)
@@ -213,14 +249,18 @@ def main() -> None:
             baseline_s, baseline_cpu = baseline_s + wall, baseline_cpu + cpu
 
         def line(label: str, wall: float, cpu: float) -> str:
-            return (f"{label} {args.ops / wall:8.1f} ops/s  {1000 * wall / args.ops:6.2f} ms/op "
-                    f"wall, {1000 * cpu / args.ops:6.2f} ms/op CPU")
+            return (
+                f"{label} {args.ops / wall:8.1f} ops/s  {1000 * wall / args.ops:6.2f} ms/op "
+                f"wall, {1000 * cpu / args.ops:6.2f} ms/op CPU"
+            )
 
         print(line("engine   perform():", engine_s, engine_cpu))
         print(line("baseline raw SQL:  ", baseline_s, baseline_cpu))
         ratio = baseline_s / engine_s
-        print(f"ratio engine/baseline (throughput): {ratio:.2f}  (target >= 0.25) "
-              f"{'OK' if ratio >= 0.25 else 'BELOW TARGET'}")
+        print(
+            f"ratio engine/baseline (throughput): {ratio:.2f}  (target >= 0.25) "
+            f"{'OK' if ratio >= 0.25 else 'BELOW TARGET'}"
+        )
         # The disk's fsync per commit is shared by both sides; CPU alone shows the work
         # the engine adds, which a fast disk (or synchronous=off) exposes.
         print(f"ratio engine/baseline (CPU only):   {baseline_cpu / engine_cpu:.2f}")

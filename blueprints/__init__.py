@@ -5,7 +5,18 @@ from importlib import import_module
 from flask import Flask
 
 # Each module exposes `bp`; the order only matters for error handlers.
-MODULES = ("errors", "auth", "home", "cases", "api", "health")
+MODULES = (
+    "errors",
+    "auth",
+    "home",
+    "cases",
+    "api",
+    "health",
+    "delegations",
+    "review",
+    "inbox",
+    "proposal",
+)
 
 
 def register_blueprints(app: Flask) -> None:

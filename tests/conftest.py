@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from tests import factories
 from tests.pg import TestServer
+from tests.smtp import smtp_server  # noqa: F401  (a real SMTP server fixture)
 from workflow import create_app
 from workflow.extensions import db
 

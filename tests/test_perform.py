@@ -163,7 +163,13 @@ def test_start_case_is_due_on_the_proposal_deadline(world):
     [
         ([], "submit", "trainee", {}, {"mentor", "coach"}),
         (TO_MENTOR_REVIEW, "approve", "mentor", {}, {"executive", "trainee"}),
-        (TO_ENDORSEMENT, "endorse", "executive", {"data": ENDORSE_DATA}, {"trainee", "mentor", "coach"}),
+        (
+            TO_ENDORSEMENT,
+            "endorse",
+            "executive",
+            {"data": ENDORSE_DATA},
+            {"trainee", "mentor", "coach"},
+        ),
         (
             TO_IMPLEMENTATION,
             "submit_report",

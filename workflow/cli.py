@@ -79,5 +79,20 @@ def demo() -> None:
         click.echo(f"  {username:<14} {role}")
 
 
+@aksi.command("send-mail")
+@click.option("--limit", default=500, show_default=True, help="At most this many mails per run.")
+def send_mail(limit: int) -> None:
+    """Send the e-mails of notifications not mailed yet (run it from cron)."""
+    from .services.mail import deliver_pending
+
+    outcome = deliver_pending(limit=limit)
+    click.echo(
+        f"sent {outcome.sent}, logged {outcome.logged}, refused {outcome.refused}, "
+        f"still pending after failure {outcome.failed}"
+    )
+    if outcome.failed:
+        sys.exit(1)
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(aksi)

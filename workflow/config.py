@@ -33,6 +33,18 @@ def load(instance_path: str) -> dict:
         "MAIL_SERVER": os.environ.get("MAIL_SERVER", ""),
         "MAIL_PORT": int(os.environ.get("MAIL_PORT", "25")),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "aksi@localhost"),
+        "MAIL_USE_TLS": os.environ.get("MAIL_USE_TLS", "0") == "1",  # STARTTLS
+        "MAIL_USE_SSL": os.environ.get("MAIL_USE_SSL", "0") == "1",  # implicit TLS (465)
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME", ""),
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD", ""),
+        "MAIL_TIMEOUT": float(os.environ.get("MAIL_TIMEOUT", "10")),
+        # Send right after each action (best effort); `flask aksi send-mail` catches up.
+        "MAIL_SEND_IMMEDIATELY": os.environ.get("MAIL_SEND_IMMEDIATELY", "1") == "1",
+        "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000"),
+        # Uploads (signed letters): the limit per file; a request may carry a little more.
+        "MAX_UPLOAD_MB": float(os.environ.get("MAX_UPLOAD_MB", "10")),
+        "MAX_CONTENT_LENGTH": int((float(os.environ.get("MAX_UPLOAD_MB", "10")) + 1) * 1024 * 1024),
+        "UPLOAD_DIR": os.environ.get("UPLOAD_DIR", str(Path(instance_path) / "uploads")),
         "DEFINITIONS_DIR": os.environ.get(
             "AKSI_DEFINITIONS_DIR", str(Path(__file__).resolve().parent.parent / "state_machines")
         ),

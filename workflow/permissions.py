@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
 from sqlalchemy import Select, and_, false, or_, select
 
 from .engine import registry
-from .models import Case, Cohort, CohortMember, Group, Program, User
+from .models import Case, Cohort, CohortMember, Delegation, Group, Institution, Program, User
+from .models._base import utcnow
+from .models.people import ZONE_LABELS
+
+# Roles another user may hold for a while as Plt./Plh. (acting official).
+DELEGABLE = Delegation.ROLES
+DEFAULT_ZONE = "Asia/Jakarta"
 
 
 def _organizer_cohorts(user_id: int, role: str = "organizer"):
@@ -14,15 +23,68 @@ def _organizer_cohorts(user_id: int, role: str = "organizer"):
     )
 
 
+def _local_today(zone: str, now: datetime | None = None) -> date:
+    moment = (now or utcnow()).replace(tzinfo=ZoneInfo("UTC"))
+    return moment.astimezone(ZoneInfo(zone)).date()
+
+
+def _principals_active_on(delegate_id: int, role: str, day: date):
+    """Subquery: whom `delegate_id` acts for as `role` on `day` (inclusive range)."""
+    return select(Delegation.principal_id).where(
+        Delegation.delegate_id == delegate_id,
+        Delegation.role == role,
+        Delegation.revoked_at.is_(None),
+        Delegation.starts_on <= day,
+        Delegation.ends_on >= day,
+    )
+
+
+def _delegated_clause(user: User, role: str, now: datetime | None = None):
+    """SQL condition: `user` acts for the case's mentor/executive today, in the local date
+    of the case's institution. Today is computed for Indonesia's three zones (WIB, WITA,
+    WIT); when they all agree (22 hours a day) no join is needed. An institution in any
+    other zone is compared with the date in Asia/Jakarta here; roles_on_case(), which
+    perform() relies on, re-checks with the institution's own zone."""
+    column = Case.mentor_id if role == "mentor" else Case.executive_id
+    # Never on one's own case: a trainee acting for their mentor would approve themselves.
+    not_own = Case.trainee_id != user.id
+    by_day: dict[date, list[str]] = {}
+    for zone in ZONE_LABELS:
+        by_day.setdefault(_local_today(zone, now), []).append(zone)
+    if len(by_day) == 1:
+        (day,) = by_day
+        return and_(not_own, column.in_(_principals_active_on(user.id, role, day)))
+    fallback = _local_today(DEFAULT_ZONE, now)
+    clauses = []
+    for day, zones in by_day.items():
+        in_zone = Institution.timezone.in_(zones)
+        if day == fallback:
+            in_zone = or_(in_zone, Institution.timezone.not_in(list(ZONE_LABELS)))
+        cohorts = (
+            select(Cohort.id)
+            .join(Program, Program.id == Cohort.program_id)
+            .join(Institution, Institution.id == Program.institution_id)
+            .where(in_zone)
+        )
+        clauses.append(
+            and_(
+                Case.cohort_id.in_(cohorts),
+                column.in_(_principals_active_on(user.id, role, day)),
+            )
+        )
+    return and_(not_own, or_(*clauses))
+
+
 def _role_clause(user: User, role: str):
-    """SQL condition: `user` holds `role` on the case row."""
+    """SQL condition: `user` holds `role` on the case row, in their own right or as the
+    acting official (Plt./Plh.) of the case's mentor or executive today."""
     uid = user.id
     if role == "trainee":
         return Case.trainee_id == uid
     if role == "mentor":
-        return Case.mentor_id == uid
+        return or_(Case.mentor_id == uid, _delegated_clause(user, role))
     if role == "executive":
-        return Case.executive_id == uid
+        return or_(Case.executive_id == uid, _delegated_clause(user, role))
     if role in ("coach", "examiner"):
         column = Group.coach_id if role == "coach" else Group.examiner_id
         return or_(
@@ -70,8 +132,63 @@ def cases_awaiting(user: User) -> Select:
 
 
 def roles_on_case(user: User | None, case: Case, among: set[str] | None = None) -> set[str]:
-    """The roles `user` holds on `case`. With `among`, only those roles are looked for, so
-    the group and cohort lookups are skipped when no role asked for needs them."""
+    """The roles `user` holds on `case`, in their own right or as an acting official. With
+    `among`, only those roles are looked for, so the group and cohort lookups are skipped
+    when no role asked for needs them."""
+    roles, acting = roles_and_principals(user, case, among)
+    return roles | set(acting)
+
+
+def roles_and_principals(
+    user: User | None, case: Case, among: set[str] | None = None
+) -> tuple[set[str], dict[str, int]]:
+    """(roles held in one's own right, {delegated role: principal id}). A role held in one's
+    own right is never also reported as delegated: then nobody is acted for."""
+    own = _own_roles(user, case, among)
+    if user is None or not getattr(user, "id", None):
+        return own, {}
+    wanted = set(ROLES) if among is None else set(among)
+    return own, acting_for(user, case, (wanted & set(DELEGABLE)) - own)
+
+
+def case_zone(case: Case) -> str:
+    cohort = case.cohort
+    if cohort is not None and cohort.program is not None and cohort.program.institution:
+        return cohort.program.institution.timezone or DEFAULT_ZONE
+    return DEFAULT_ZONE
+
+
+def acting_for(user: User, case: Case, roles: set[str], on: date | None = None) -> dict[str, int]:
+    """{role: principal id} for each of `roles` that `user` holds on `case` through a
+    delegation active on `on` (default: today in the case's institution's zone)."""
+    from .extensions import db
+
+    principals = {
+        role: pid
+        for role, pid in (("mentor", case.mentor_id), ("executive", case.executive_id))
+        if role in roles and pid is not None and pid != user.id
+    }
+    if not principals or case.trainee_id == user.id:
+        return {}
+    day = on or _local_today(case_zone(case))
+    rows = db.session.execute(
+        select(Delegation.role, Delegation.principal_id).where(
+            Delegation.delegate_id == user.id,
+            Delegation.revoked_at.is_(None),
+            Delegation.starts_on <= day,
+            Delegation.ends_on >= day,
+            or_(
+                *[
+                    and_(Delegation.role == role, Delegation.principal_id == pid)
+                    for role, pid in principals.items()
+                ]
+            ),
+        )
+    ).all()
+    return {row.role: row.principal_id for row in rows}
+
+
+def _own_roles(user: User | None, case: Case, among: set[str] | None = None) -> set[str]:
     if user is None or not getattr(user, "id", None):
         return set()
     wanted = set(ROLES) if among is None else set(among)
@@ -90,9 +207,7 @@ def roles_on_case(user: User | None, case: Case, among: set[str] | None = None) 
             if group.examiner_id == user.id:
                 roles.add("examiner")
     if wanted & set(CohortMember.ROLES):
-        cohort_roles = CohortMember.query.filter_by(
-            cohort_id=case.cohort_id, user_id=user.id
-        ).all()
+        cohort_roles = CohortMember.query.filter_by(cohort_id=case.cohort_id, user_id=user.id).all()
         roles.update(m.role for m in cohort_roles)
     return roles if among is None else roles & wanted
 

@@ -23,16 +23,25 @@
     box.scrollIntoView({ block: "nearest" });
   }
 
+  // Background polls (the inbox badge) neither clear messages nor raise alarms.
+  function isBackground(evt) {
+    var elt = evt.detail && (evt.detail.elt || evt.detail.target);
+    return !!(elt && elt.closest && elt.closest("[data-background]"));
+  }
+
   // Errors that are not swapped (400, 404, 500…) still tell the user something.
-  document.addEventListener("htmx:responseError", function () {
+  document.addEventListener("htmx:responseError", function (evt) {
+    if (isBackground(evt)) { return; }
     showProblem(document.body.dataset.errorMessage || "Error");
   });
-  document.addEventListener("htmx:sendError", function () {
+  document.addEventListener("htmx:sendError", function (evt) {
+    if (isBackground(evt)) { return; }
     showProblem(document.body.dataset.offlineMessage || "Offline");
   });
 
   // After a swap, bring the outcome (success or problem) into view for the reader.
   document.addEventListener("htmx:afterSwap", function (evt) {
+    if (isBackground(evt)) { return; }
     var target = evt.detail.target;
     if (!target || !target.querySelector) { return; }
     var status = document.getElementById(target.id) || target;

@@ -139,12 +139,9 @@ def record_result(case: Case, definition: Definition) -> None:
 @effect("snapshot_proposal")
 def snapshot_proposal(case: Case, definition: Definition) -> None:
     """Keep the proposal as submitted, so reviewers can diff against the previous one."""
-    from ..extensions import db
     from ..models import ProposalSnapshot
 
-    last = db.session.scalar(
-        db.select(db.func.max(ProposalSnapshot.number)).where(ProposalSnapshot.case_id == case.id)
-    )
+    # Snapshots are append-only and numbered from 1; (case, number) is unique.
     case.snapshots.append(
-        ProposalSnapshot(number=(last or 0) + 1, content=case.proposal_content())
+        ProposalSnapshot(number=len(case.snapshots) + 1, content=case.proposal_content())
     )

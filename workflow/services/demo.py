@@ -116,8 +116,11 @@ AGENCY_KINDS = {
     "plan": (
         "Badan Perencanaan Pembangunan Daerah",
         "Bappeda",
-        ["Perencanaan Pemerintahan dan Pembangunan Manusia", "Perencanaan Infrastruktur",
-         "Perencanaan Ekonomi"],
+        [
+            "Perencanaan Pemerintahan dan Pembangunan Manusia",
+            "Perencanaan Infrastruktur",
+            "Perencanaan Ekonomi",
+        ],
     ),
     "health": (
         "Dinas Kesehatan",
@@ -132,8 +135,11 @@ AGENCY_KINDS = {
     "civil": (
         "Dinas Kependudukan dan Pencatatan Sipil",
         "Disdukcapil",
-        ["Pelayanan Pendaftaran Penduduk", "Pelayanan Pencatatan Sipil",
-         "Pengelolaan Informasi Administrasi Kependudukan"],
+        [
+            "Pelayanan Pendaftaran Penduduk",
+            "Pelayanan Pencatatan Sipil",
+            "Pengelolaan Informasi Administrasi Kependudukan",
+        ],
     ),
     "finance": (
         "Badan Pengelolaan Keuangan dan Aset Daerah",
@@ -171,10 +177,18 @@ TOPICS = {
             innovation="Klinik Siskeudes keliling: pendampingan langsung di kantor camat "
             "dengan jadwal bergilir dan layanan konsultasi daring.",
             milestones=[
-                ("Menyusun modul dan jadwal Klinik Siskeudes", "Modul dan jadwal klinik", 1,
-                 "dokumen"),
-                ("Melaksanakan klinik di kecamatan percontohan", "Aparatur desa terdampingi", 4,
-                 "kecamatan"),
+                (
+                    "Menyusun modul dan jadwal Klinik Siskeudes",
+                    "Modul dan jadwal klinik",
+                    1,
+                    "dokumen",
+                ),
+                (
+                    "Melaksanakan klinik di kecamatan percontohan",
+                    "Aparatur desa terdampingi",
+                    4,
+                    "kecamatan",
+                ),
             ],
         ),
         dict(
@@ -185,8 +199,7 @@ TOPICS = {
             ideal="Kecamatan menjadi rumah bersama yang menyinkronkan perencanaan desa dengan "
             "pemerintah daerah.",
             issue="Belum sinkronnya perencanaan pembangunan desa dengan perencanaan daerah.",
-            innovation="Forum Rumah Bersama di kecamatan dengan dasbor capaian layanan dasar "
-            "desa.",
+            innovation="Forum Rumah Bersama di kecamatan dengan dasbor capaian layanan dasar desa.",
             milestones=[
                 ("Membentuk forum Rumah Bersama", "SK forum", 1, "dokumen"),
                 ("Menyusun dasbor capaian layanan dasar desa", "Dasbor daring", 1, "aplikasi"),
@@ -195,8 +208,7 @@ TOPICS = {
         dict(
             title="Penguatan Badan Usaha Milik Desa melalui Pendampingan Tata Kelola dan "
             "Kemitraan Usaha di {area}",
-            current="Banyak BUMDes belum aktif; laporan keuangan dan rencana usaha tidak "
-            "tersedia.",
+            current="Banyak BUMDes belum aktif; laporan keuangan dan rencana usaha tidak tersedia.",
             ideal="BUMDes aktif dengan unit usaha yang sesuai potensi desa dan laporan tertib.",
             issue="Belum optimalnya tata kelola BUMDes.",
             innovation="Klinik BUMDes dan forum kemitraan dengan pelaku usaha daerah.",
@@ -212,8 +224,7 @@ TOPICS = {
             "kabupaten.",
             ideal="Setiap desa mengelola administrasi dan layanan surat secara daring.",
             issue="Belum terdigitalisasinya administrasi pemerintahan desa.",
-            innovation="Sistem informasi desa terpadu dengan data kependudukan yang "
-            "disinkronkan.",
+            innovation="Sistem informasi desa terpadu dengan data kependudukan yang disinkronkan.",
             milestones=[
                 ("Pelatihan operator sistem informasi desa", "Operator terlatih", 20, "desa"),
                 ("Layanan surat daring di desa percontohan", "Desa melayani daring", 5, "desa"),
@@ -243,8 +254,12 @@ TOPICS = {
             innovation="Sosialisasi dan pendampingan operator pekon dalam pengisian profil "
             "melalui aplikasi pemerintah pusat.",
             milestones=[
-                ("Sosialisasi pengisian profil pekon bagi operator", "Operator terlatih", 30,
-                 "pekon"),
+                (
+                    "Sosialisasi pengisian profil pekon bagi operator",
+                    "Operator terlatih",
+                    30,
+                    "pekon",
+                ),
                 ("Verifikasi data profil pekon", "Profil pekon terverifikasi", 30, "pekon"),
             ],
         ),
@@ -256,8 +271,7 @@ TOPICS = {
             current="Usulan musrenbang desa dan kecamatan direkap manual dan sering tidak "
             "terakomodasi dalam RKPD.",
             ideal="Usulan desa terlacak dari musrenbangdes hingga RKPD secara transparan.",
-            issue="Belum terintegrasinya usulan pembangunan desa dalam dokumen perencanaan "
-            "daerah.",
+            issue="Belum terintegrasinya usulan pembangunan desa dalam dokumen perencanaan daerah.",
             innovation="e-Musrenbang terpadu yang menautkan usulan desa, kecamatan dan OPD.",
             milestones=[
                 ("Menyusun rancangan alur usulan terpadu", "Dokumen alur", 1, "dokumen"),
@@ -281,16 +295,18 @@ TOPICS = {
         dict(
             title="Percepatan Penurunan Stunting melalui Gerakan Posyandu Aktif Terintegrasi di "
             "{area}",
-            current="Data balita stunting tersebar di puskesmas dan desa tanpa pemantauan "
-            "bersama.",
+            current="Data balita stunting tersebar di puskesmas dan desa tanpa pemantauan bersama.",
             ideal="Setiap balita berisiko terpantau bulanan dan mendapat intervensi tepat waktu.",
             issue="Belum terintegrasinya pemantauan balita berisiko stunting.",
-            innovation="Posyandu aktif dengan pencatatan elektronik dan rapat konvergensi "
-            "bulanan.",
+            innovation="Posyandu aktif dengan pencatatan elektronik dan rapat konvergensi bulanan.",
             milestones=[
                 ("Pelatihan kader posyandu pencatatan elektronik", "Kader terlatih", 40, "kader"),
-                ("Rapat konvergensi stunting tingkat kecamatan", "Notula dan rencana tindak", 3,
-                 "kali"),
+                (
+                    "Rapat konvergensi stunting tingkat kecamatan",
+                    "Notula dan rencana tindak",
+                    3,
+                    "kali",
+                ),
             ],
         ),
         dict(
@@ -389,8 +405,7 @@ TOPICS = {
             ],
         ),
         dict(
-            title="Percepatan Pengadaan Barang dan Jasa melalui Katalog Elektronik Lokal di "
-            "{area}",
+            title="Percepatan Pengadaan Barang dan Jasa melalui Katalog Elektronik Lokal di {area}",
             current="Produk usaha kecil lokal belum tercantum dalam katalog elektronik.",
             ideal="Belanja pemerintah daerah menyerap produk usaha kecil lokal.",
             issue="Rendahnya penyerapan produk lokal dalam pengadaan pemerintah.",
@@ -417,8 +432,13 @@ SURNAME_F = """Handayani Lestari Wulandari Puspitasari Anggraini Susilawati Rahm
 Permatasari Oktaviani Yuliani Fitriani Kusumawati Safitri Amalia Aprilia Novianti""".split()
 BACHELOR = ["S.Sos.", "S.E.", "S.T.", "S.H.", "S.IP.", "S.STP.", "S.Kom.", "S.Pd.", "S.AP."]
 MASTER = ["M.Si.", "M.M.", "M.AP.", "M.T.", "M.H.", "M.Pd.", "M.Kes."]
-TEAM_ROLES = ["Koordinator pelaksana", "Sekretaris", "Pengolah data", "Anggota bidang teknis",
-              "Anggota bidang dokumentasi"]
+TEAM_ROLES = [
+    "Koordinator pelaksana",
+    "Sekretaris",
+    "Pengolah data",
+    "Anggota bidang teknis",
+    "Anggota bidang dokumentasi",
+]
 REVISION_NOTES = [
     "Mohon pertajam isu inti dan kaitkan dengan data kondisi saat ini.",
     "Target jangka pendek belum terukur; tambahkan jumlah dan satuan capaian.",
@@ -500,8 +520,11 @@ class _Builder:
 
     def nip(self, born_from: int, born_to: int, female: bool) -> str:
         while True:
-            born = date(self.rng.randint(born_from, born_to), self.rng.randint(1, 12),
-                        self.rng.randint(1, 28))
+            born = date(
+                self.rng.randint(born_from, born_to),
+                self.rng.randint(1, 12),
+                self.rng.randint(1, 28),
+            )
             hired = f"{born.year + self.rng.randint(23, 28)}{self.rng.randint(1, 12):02d}"
             value = f"{born:%Y%m%d}{hired}{2 if female else 1}{self.rng.randint(1, 999):03d}"
             if value not in self.nips:
@@ -517,9 +540,18 @@ class _Builder:
         self.usernames.add(candidate)
         return candidate
 
-    def user(self, name: str, position: str, *, agency: Agency | None = None,
-             institution: Institution | None = None, username: str | None = None,
-             senior: bool = False, female: bool | None = None, **attrs) -> User:
+    def user(
+        self,
+        name: str,
+        position: str,
+        *,
+        agency: Agency | None = None,
+        institution: Institution | None = None,
+        username: str | None = None,
+        senior: bool = False,
+        female: bool | None = None,
+        **attrs,
+    ) -> User:
         if female is None:
             female = name.split()[0] in FEMALE
         if username:
@@ -582,28 +614,33 @@ class _Builder:
 
     def build_institutions(self) -> None:
         self.bpsdm_kaltim = Institution(
-            code=MARKER_CODE, name="BPSDM Provinsi Kalimantan Timur",
-            timezone="Asia/Makassar", region=self.kaltim,
+            code=MARKER_CODE,
+            name="BPSDM Provinsi Kalimantan Timur",
+            timezone="Asia/Makassar",
+            region=self.kaltim,
         )
         self.bpsdm_lampung = Institution(
-            code="bpsdm-lampung", name="BPSDM Provinsi Lampung",
-            timezone="Asia/Jakarta", region=self.lampung,
+            code="bpsdm-lampung",
+            name="BPSDM Provinsi Lampung",
+            timezone="Asia/Jakarta",
+            region=self.lampung,
         )
         db.session.add_all([self.bpsdm_kaltim, self.bpsdm_lampung])
         # Provincial anniversaries: days off at the institution, not national holidays.
         for year in (self.today.year, self.today.year + 1):
-            self.bpsdm_kaltim.holidays.append(InstitutionHoliday(
-                day=date(year, 1, 9), name="Hari Jadi Provinsi Kalimantan Timur"))
-            self.bpsdm_lampung.holidays.append(InstitutionHoliday(
-                day=date(year, 3, 18), name="Hari Jadi Provinsi Lampung"))
+            self.bpsdm_kaltim.holidays.append(
+                InstitutionHoliday(day=date(year, 1, 9), name="Hari Jadi Provinsi Kalimantan Timur")
+            )
+            self.bpsdm_lampung.holidays.append(
+                InstitutionHoliday(day=date(year, 3, 18), name="Hari Jadi Provinsi Lampung")
+            )
 
     def agency(self, kind: str, short: str) -> Agency:
         key = (kind, short)
         if key not in self.agencies:
             name, abbrev, _ = AGENCY_KINDS[kind]
             region = self.regencies[short]
-            a = Agency(name=f"{name} {region.name}", short_name=f"{abbrev} {short}",
-                       region=region)
+            a = Agency(name=f"{name} {region.name}", short_name=f"{abbrev} {short}", region=region)
             db.session.add(a)
             self.agencies[key] = a
         return self.agencies[key]
@@ -625,10 +662,14 @@ class _Builder:
         self.setda_lambar = self.agencies[("setda", "Lambar")]
         self.bpsdm_kaltim_agency = Agency(
             name="Badan Pengembangan Sumber Daya Manusia Provinsi Kalimantan Timur",
-            short_name="BPSDM Kaltim", region=self.kaltim)
+            short_name="BPSDM Kaltim",
+            region=self.kaltim,
+        )
         self.bpsdm_lampung_agency = Agency(
             name="Badan Pengembangan Sumber Daya Manusia Provinsi Lampung",
-            short_name="BPSDM Lampung", region=self.lampung)
+            short_name="BPSDM Lampung",
+            region=self.lampung,
+        )
         db.session.add_all([self.bpsdm_kaltim_agency, self.bpsdm_lampung_agency])
         db.session.flush()
 
@@ -637,43 +678,82 @@ class _Builder:
         ag_k, ag_l = self.bpsdm_kaltim_agency, self.bpsdm_lampung_agency
         # The demo accounts.
         self.mentor = self.user(
-            "Hamdani Saleh, S.Sos., M.Si.", "Kepala Dinas Pemberdayaan Masyarakat dan Desa "
-            "Kabupaten Kutai Kartanegara", agency=self.dpmd_kukar, username="mentor",
-            senior=True)
+            "Hamdani Saleh, S.Sos., M.Si.",
+            "Kepala Dinas Pemberdayaan Masyarakat dan Desa Kabupaten Kutai Kartanegara",
+            agency=self.dpmd_kukar,
+            username="mentor",
+            senior=True,
+        )
         self.heads[self.dpmd_kukar.id] = self.mentor
         self.pimpinan = self.user(
-            "Aulia Rahman", "Bupati Kutai Kartanegara", agency=self.setda_kukar,
-            username="pimpinan", senior=True)
+            "Aulia Rahman",
+            "Bupati Kutai Kartanegara",
+            agency=self.setda_kukar,
+            username="pimpinan",
+            senior=True,
+        )
         self.peserta = self.user(
-            "Nurul Hasanah, S.STP., M.AP.", "Kepala Bidang Pemberdayaan Masyarakat pada Dinas "
+            "Nurul Hasanah, S.STP., M.AP.",
+            "Kepala Bidang Pemberdayaan Masyarakat pada Dinas "
             "Pemberdayaan Masyarakat dan Desa Kabupaten Kutai Kartanegara",
-            agency=self.dpmd_kukar, username="peserta")
+            agency=self.dpmd_kukar,
+            username="peserta",
+        )
         self.coach = self.user(
-            "Dr. Syahrir Hakim, M.Si.", "Widyaiswara Ahli Utama BPSDM Provinsi Kalimantan Timur",
-            agency=ag_k, institution=inst_k, username="coach", senior=True, female=False)
+            "Dr. Syahrir Hakim, M.Si.",
+            "Widyaiswara Ahli Utama BPSDM Provinsi Kalimantan Timur",
+            agency=ag_k,
+            institution=inst_k,
+            username="coach",
+            senior=True,
+            female=False,
+        )
         self.penguji = self.user(
-            "Dr. Ratna Wulandari, M.AP.", "Widyaiswara Ahli Utama BPSDM Provinsi Kalimantan "
-            "Timur", agency=ag_k, institution=inst_k, username="penguji", senior=True)
+            "Dr. Ratna Wulandari, M.AP.",
+            "Widyaiswara Ahli Utama BPSDM Provinsi Kalimantan Timur",
+            agency=ag_k,
+            institution=inst_k,
+            username="penguji",
+            senior=True,
+        )
         self.penyelenggara = self.user(
-            "Yuliana Permatasari, S.E.", "Analis Kebijakan Ahli Muda pada Bidang Kepemimpinan "
-            "BPSDM Provinsi Kalimantan Timur", agency=ag_k, institution=inst_k,
-            username="penyelenggara")
+            "Yuliana Permatasari, S.E.",
+            "Analis Kebijakan Ahli Muda pada Bidang Kepemimpinan BPSDM Provinsi Kalimantan Timur",
+            agency=ag_k,
+            institution=inst_k,
+            username="penyelenggara",
+        )
         self.admin = self.user(
-            "Fajar Ramadhan, S.Kom.", "Pranata Komputer Ahli Muda BPSDM Provinsi Kalimantan "
-            "Timur", agency=ag_k, institution=inst_k, username="admin", is_admin=True)
+            "Fajar Ramadhan, S.Kom.",
+            "Pranata Komputer Ahli Muda BPSDM Provinsi Kalimantan Timur",
+            agency=ag_k,
+            institution=inst_k,
+            username="admin",
+            is_admin=True,
+        )
         # People from the articles.
         self.poino = self.user(
-            "Poino", "Kepala Bidang Administrasi Pemerintahan Desa pada Dinas Pemberdayaan "
-            "Masyarakat dan Desa Kabupaten Kutai Kartanegara", agency=self.dpmd_kukar,
-            female=False)
+            "Poino",
+            "Kepala Bidang Administrasi Pemerintahan Desa pada Dinas Pemberdayaan "
+            "Masyarakat dan Desa Kabupaten Kutai Kartanegara",
+            agency=self.dpmd_kukar,
+            female=False,
+        )
         self.bulki = self.user(
-            "Bulki, S.Pd., M.M.", "Kepala Dinas Pemberdayaan Masyarakat dan Pekon Kabupaten "
-            "Lampung Barat", agency=self.dpmp_lambar, senior=True, female=False)
+            "Bulki, S.Pd., M.M.",
+            "Kepala Dinas Pemberdayaan Masyarakat dan Pekon Kabupaten Lampung Barat",
+            agency=self.dpmp_lambar,
+            senior=True,
+            female=False,
+        )
         self.heads[self.dpmp_lambar.id] = self.bulki
         self.desmon = self.user(
-            "Desmon Irawan, S.T.", "Kepala Bidang Penataan dan Kerjasama Pekon pada Dinas "
+            "Desmon Irawan, S.T.",
+            "Kepala Bidang Penataan dan Kerjasama Pekon pada Dinas "
             "Pemberdayaan Masyarakat dan Pekon Kabupaten Lampung Barat",
-            agency=self.dpmp_lambar, female=False)
+            agency=self.dpmp_lambar,
+            female=False,
+        )
         # Regional heads: the executives who endorse.
         self.executives: dict[str, User] = {"Kukar": self.pimpinan}
         for short, region in self.regencies.items():
@@ -682,33 +762,56 @@ class _Builder:
             title = "Wali Kota" if region.name.startswith("Kota") else "Bupati"
             place = region.name.removeprefix("Kabupaten ").removeprefix("Kota ")
             self.executives[short] = self.generated_user(
-                f"{title} {place}", agency=self.agencies[("setda", short)], senior=True)
+                f"{title} {place}", agency=self.agencies[("setda", short)], senior=True
+            )
         self.widyaiswara_k = [
-            self.generated_user("Widyaiswara Ahli Madya BPSDM Provinsi Kalimantan Timur",
-                                agency=ag_k, institution=inst_k, senior=True)
+            self.generated_user(
+                "Widyaiswara Ahli Madya BPSDM Provinsi Kalimantan Timur",
+                agency=ag_k,
+                institution=inst_k,
+                senior=True,
+            )
             for _ in range(6)
         ]
         self.widyaiswara_l = [
-            self.generated_user("Widyaiswara Ahli Madya BPSDM Provinsi Lampung",
-                                agency=ag_l, institution=inst_l, senior=True)
+            self.generated_user(
+                "Widyaiswara Ahli Madya BPSDM Provinsi Lampung",
+                agency=ag_l,
+                institution=inst_l,
+                senior=True,
+            )
             for _ in range(2)
         ]
         self.organizer_l = self.generated_user(
-            "Analis Kebijakan Ahli Muda BPSDM Provinsi Lampung", agency=ag_l, institution=inst_l)
+            "Analis Kebijakan Ahli Muda BPSDM Provinsi Lampung", agency=ag_l, institution=inst_l
+        )
 
     def program(self, institution: Institution, code: str, name: str, key: str) -> Program:
         p = Program(institution=institution, code=code, name=name, definition_key=key)
         db.session.add(p)
         return p
 
-    def cohort(self, program: Program, name: str, quota: int, offsets: tuple[int, ...],
-               organizers: list[User]) -> CohortSpec:
+    def cohort(
+        self,
+        program: Program,
+        name: str,
+        quota: int,
+        offsets: tuple[int, ...],
+        organizers: list[User],
+    ) -> CohortSpec:
         start, deadline, impl_start, impl_end, evaluation, end = (self.day(o) for o in offsets)
         c = Cohort(
-            program=program, name=name, year=start.year, quota=quota,
-            definition_key=program.definition_key, start_date=start,
-            proposal_deadline=deadline, implementation_start=impl_start,
-            implementation_end=impl_end, evaluation_date=evaluation, end_date=end,
+            program=program,
+            name=name,
+            year=start.year,
+            quota=quota,
+            definition_key=program.definition_key,
+            start_date=start,
+            proposal_deadline=deadline,
+            implementation_start=impl_start,
+            implementation_end=impl_end,
+            evaluation_date=evaluation,
+            end_date=end,
         )
         db.session.add(c)
         for u in organizers:
@@ -716,8 +819,12 @@ class _Builder:
         return CohortSpec(c, organizers)
 
     def group(self, spec: CohortSpec, coach: User, examiner: User) -> Group:
-        g = Group(cohort=spec.cohort, name=f"Kelompok {len(spec.groups) + 1}", coach=coach,
-                  examiner=examiner)
+        g = Group(
+            cohort=spec.cohort,
+            name=f"Kelompok {len(spec.groups) + 1}",
+            coach=coach,
+            examiner=examiner,
+        )
         db.session.add(g)
         spec.groups.append(g)
         return g
@@ -744,8 +851,14 @@ class _Builder:
             position = f"Kepala Bidang {unit} pada {agency.name}"
         return self.generated_user(position, agency=agency), agency
 
-    def plan(self, spec: CohortSpec, group: Group, targets: list[str], places: list[str],
-             senior: bool = False) -> None:
+    def plan(
+        self,
+        spec: CohortSpec,
+        group: Group,
+        targets: list[str],
+        places: list[str],
+        senior: bool = False,
+    ) -> None:
         kinds = ["plan", "health", "edu", "civil", "finance", "ict", "hr", "setda", "pmd"]
         if senior:
             # A Sekda mentors the PKN II heads, so is not one of them; the head of DPMD
@@ -760,7 +873,8 @@ class _Builder:
             if senior:
                 # The head of DPMD Kukar is the mentor demo account; a head trains once.
                 pairs = [
-                    p for p in pairs
+                    p
+                    for p in pairs
                     if p != ("pmd", "Kukar") and self.agencies[p].id not in self.senior_agencies
                 ]
             # Spread agencies and places: an unused pair first, so titles rarely repeat.
@@ -777,100 +891,274 @@ class _Builder:
             area = self.regencies[short].name
             topic = self.pick_topic(kind, area)
             self.titles.add(topic["title"].format(area=area))
-            self.plans.append(Plan(
-                trainee=trainee, mentor=mentor, executive=self.executives[short], group=group,
-                target=target, topic=topic, area=area,
-                revise_first=self.rng.random() < 0.3,
-            ))
+            self.plans.append(
+                Plan(
+                    trainee=trainee,
+                    mentor=mentor,
+                    executive=self.executives[short],
+                    group=group,
+                    target=target,
+                    topic=topic,
+                    area=area,
+                    revise_first=self.rng.random() < 0.3,
+                )
+            )
 
     def build_cohorts(self) -> None:
-        pka_k = self.program(self.bpsdm_kaltim, "PKA", "Pelatihan Kepemimpinan Administrator",
-                             "aksi_perubahan_pka")
-        pkn_k = self.program(self.bpsdm_kaltim, "PKN II",
-                             "Pelatihan Kepemimpinan Nasional Tingkat II", "aksi_perubahan_pkn2")
-        pka_l = self.program(self.bpsdm_lampung, "PKA", "Pelatihan Kepemimpinan Administrator",
-                             "aksi_perubahan_pka")
+        pka_k = self.program(
+            self.bpsdm_kaltim, "PKA", "Pelatihan Kepemimpinan Administrator", "aksi_perubahan_pka"
+        )
+        pkn_k = self.program(
+            self.bpsdm_kaltim,
+            "PKN II",
+            "Pelatihan Kepemimpinan Nasional Tingkat II",
+            "aksi_perubahan_pkn2",
+        )
+        pka_l = self.program(
+            self.bpsdm_lampung, "PKA", "Pelatihan Kepemimpinan Administrator", "aksi_perubahan_pka"
+        )
         year = self.today.year
         w = self.widyaiswara_k
         # A: late — implementation closing, seminars under way, first results in.
-        a = self.cohort(pka_k, f"PKA Angkatan XXII Tahun {year}", 40,
-                        (-115, -85, -80, 4, 11, 18), [self.penyelenggara, self.admin])
+        a = self.cohort(
+            pka_k,
+            f"PKA Angkatan XXII Tahun {year}",
+            40,
+            (-115, -85, -80, 4, 11, 18),
+            [self.penyelenggara, self.admin],
+        )
         # B: early — proposals being drafted and approved.
-        b = self.cohort(pka_k, f"PKA Angkatan XXIII Tahun {year}", 40,
-                        (-21, 4, 9, 95, 105, 112), [self.penyelenggara])
+        b = self.cohort(
+            pka_k,
+            f"PKA Angkatan XXIII Tahun {year}",
+            40,
+            (-21, 4, 9, 95, 105, 112),
+            [self.penyelenggara],
+        )
         # C: PKN II — proposal seminars and the first endorsements.
-        c = self.cohort(pkn_k, f"PKN Tingkat II Angkatan II Tahun {year}", 30,
-                        (-45, -10, -5, 55, 65, 70), [self.penyelenggara])
+        c = self.cohort(
+            pkn_k,
+            f"PKN Tingkat II Angkatan II Tahun {year}",
+            30,
+            (-45, -10, -5, 55, 65, 70),
+            [self.penyelenggara],
+        )
         # D: BPSDM Lampung (WIB), mid implementation.
-        d = self.cohort(pka_l, f"PKA Angkatan IX Tahun {year}", 30,
-                        (-50, -20, -15, 45, 55, 60), [self.organizer_l])
+        d = self.cohort(
+            pka_l,
+            f"PKA Angkatan IX Tahun {year}",
+            30,
+            (-50, -20, -15, 45, 55, 60),
+            [self.organizer_l],
+        )
         self.cohorts = [a, b, c, d]
 
         kaltim = ["Kukar", "Samarinda", "Balikpapan", "Bontang", "Kutim", "Berau", "Paser"]
         a1 = self.group(a, self.coach, self.penguji)
         a2 = self.group(a, w[0], w[1])
         a3 = self.group(a, w[2], self.penguji)
-        self.plan(a, a1, ["evaluation"] * 4 + ["completed", "completed", "not_passed",
-                  "deferred", "implementation"], kaltim)
-        self.plan(a, a2, ["evaluation", "evaluation", "completed", "completed", "completed",
-                  "implementation", "implementation", "withdrawn", "deferred"], kaltim)
-        self.plan(a, a3, ["evaluation", "evaluation", "implementation", "implementation",
-                  "implementation", "not_passed", "withdrawn", "draft"], kaltim)
+        self.plan(
+            a,
+            a1,
+            ["evaluation"] * 4
+            + ["completed", "completed", "not_passed", "deferred", "implementation"],
+            kaltim,
+        )
+        self.plan(
+            a,
+            a2,
+            [
+                "evaluation",
+                "evaluation",
+                "completed",
+                "completed",
+                "completed",
+                "implementation",
+                "implementation",
+                "withdrawn",
+                "deferred",
+            ],
+            kaltim,
+        )
+        self.plan(
+            a,
+            a3,
+            [
+                "evaluation",
+                "evaluation",
+                "implementation",
+                "implementation",
+                "implementation",
+                "not_passed",
+                "withdrawn",
+                "draft",
+            ],
+            kaltim,
+        )
         b1 = self.group(b, self.coach, w[3])
         b2 = self.group(b, w[4], w[5])
-        self.plan(b, b1, ["draft", "draft", "mentor_review", "mentor_review",
-                  "endorsement_pending", "endorsement_pending", "revision_requested",
-                  "implementation", "draft", "mentor_review"], kaltim)
-        self.plan(b, b2, ["draft", "draft", "draft", "mentor_review", "revision_requested",
-                  "endorsement_pending", "endorsement_pending", "implementation", "withdrawn",
-                  "mentor_review"], kaltim)
+        self.plan(
+            b,
+            b1,
+            [
+                "draft",
+                "draft",
+                "mentor_review",
+                "mentor_review",
+                "endorsement_pending",
+                "endorsement_pending",
+                "revision_requested",
+                "implementation",
+                "draft",
+                "mentor_review",
+            ],
+            kaltim,
+        )
+        self.plan(
+            b,
+            b2,
+            [
+                "draft",
+                "draft",
+                "draft",
+                "mentor_review",
+                "revision_requested",
+                "endorsement_pending",
+                "endorsement_pending",
+                "implementation",
+                "withdrawn",
+                "mentor_review",
+            ],
+            kaltim,
+        )
         c1 = self.group(c, w[0], self.penguji)
         c2 = self.group(c, self.coach, w[1])
-        self.plan(c, c1, ["proposal_seminar", "proposal_seminar", "proposal_seminar",
-                  "mentor_review", "revision_requested", "endorsement_pending", "evaluation",
-                  "deferred"], kaltim, senior=True)
-        self.plan(c, c2, ["draft", "implementation", "implementation", "completed",
-                  "not_passed", "withdrawn", "proposal_seminar", "endorsement_pending"],
-                  kaltim, senior=True)
+        self.plan(
+            c,
+            c1,
+            [
+                "proposal_seminar",
+                "proposal_seminar",
+                "proposal_seminar",
+                "mentor_review",
+                "revision_requested",
+                "endorsement_pending",
+                "evaluation",
+                "deferred",
+            ],
+            kaltim,
+            senior=True,
+        )
+        self.plan(
+            c,
+            c2,
+            [
+                "draft",
+                "implementation",
+                "implementation",
+                "completed",
+                "not_passed",
+                "withdrawn",
+                "proposal_seminar",
+                "endorsement_pending",
+            ],
+            kaltim,
+            senior=True,
+        )
         lampung = ["Lambar", "Pesbar", "Tanggamus", "Lamsel", "Bandar Lampung"]
         wl = self.widyaiswara_l
         d1 = self.group(d, wl[0], wl[1])
         d2 = self.group(d, wl[1], wl[0])
-        self.plan(d, d1, ["implementation", "implementation", "implementation",
-                  "endorsement_pending", "mentor_review", "draft"], lampung)
-        self.plan(d, d2, ["implementation", "implementation", "evaluation", "withdrawn",
-                  "revision_requested", "implementation"], lampung)
+        self.plan(
+            d,
+            d1,
+            [
+                "implementation",
+                "implementation",
+                "implementation",
+                "endorsement_pending",
+                "mentor_review",
+                "draft",
+            ],
+            lampung,
+        )
+        self.plan(
+            d,
+            d2,
+            [
+                "implementation",
+                "implementation",
+                "evaluation",
+                "withdrawn",
+                "revision_requested",
+                "implementation",
+            ],
+            lampung,
+        )
 
         # The showcase cases and the demo accounts' own cases.
-        self.plans.append(Plan(
-            trainee=self.poino, mentor=self.mentor, executive=self.pimpinan, group=a1,
-            target="evaluation", topic=KUKAR_TOPIC, area="Kabupaten Kutai Kartanegara",
-            special="kukar"))
-        self.plans.append(Plan(
-            trainee=self.peserta, mentor=self.mentor, executive=self.pimpinan, group=b1,
-            target="revision_requested", topic=PESERTA_TOPIC,
-            area="Kabupaten Kutai Kartanegara"))
+        self.plans.append(
+            Plan(
+                trainee=self.poino,
+                mentor=self.mentor,
+                executive=self.pimpinan,
+                group=a1,
+                target="evaluation",
+                topic=KUKAR_TOPIC,
+                area="Kabupaten Kutai Kartanegara",
+                special="kukar",
+            )
+        )
+        self.plans.append(
+            Plan(
+                trainee=self.peserta,
+                mentor=self.mentor,
+                executive=self.pimpinan,
+                group=b1,
+                target="revision_requested",
+                topic=PESERTA_TOPIC,
+                area="Kabupaten Kutai Kartanegara",
+            )
+        )
         for target in ("mentor_review", "endorsement_pending", "implementation"):
             trainee = self.generated_user(
                 f"Kepala Bidang {self.rng.choice(AGENCY_KINDS['pmd'][2])} pada Dinas "
                 "Pemberdayaan Masyarakat dan Desa Kabupaten Kutai Kartanegara",
-                agency=self.dpmd_kukar)
+                agency=self.dpmd_kukar,
+            )
             cohort_group = a1 if target == "implementation" else b1
             area = "Kabupaten Kutai Kartanegara"
             topic = self.pick_topic("pmd", area)
             self.titles.add(topic["title"].format(area=area))
-            self.plans.append(Plan(
-                trainee=trainee, mentor=self.mentor, executive=self.pimpinan,
-                group=cohort_group, target=target, topic=topic, area=area))
-        self.plans.append(Plan(
-            trainee=self.desmon, mentor=self.bulki, executive=self.executives["Lambar"],
-            group=d1, target="implementation", topic=LAMBAR_TOPIC,
-            area="Kabupaten Lampung Barat", special="lambar"))
+            self.plans.append(
+                Plan(
+                    trainee=trainee,
+                    mentor=self.mentor,
+                    executive=self.pimpinan,
+                    group=cohort_group,
+                    target=target,
+                    topic=topic,
+                    area=area,
+                )
+            )
+        self.plans.append(
+            Plan(
+                trainee=self.desmon,
+                mentor=self.bulki,
+                executive=self.executives["Lambar"],
+                group=d1,
+                target="implementation",
+                topic=LAMBAR_TOPIC,
+                area="Kabupaten Lampung Barat",
+                special="lambar",
+            )
+        )
 
     def fill(self, plan: Plan, cohort: Cohort) -> Case:
         t = plan.topic
-        case = start_case(cohort, plan.trainee, group=plan.group, mentor=plan.mentor,
-                          executive=plan.executive)
+        case = start_case(
+            cohort, plan.trainee, group=plan.group, mentor=plan.mentor, executive=plan.executive
+        )
         plan.case = case
         if plan.target == "draft" and self.rng.random() < 0.5:
             # A fresh draft: only the title and the problem so far.
@@ -882,76 +1170,138 @@ class _Builder:
         case.background_ideal = t["ideal"]
         case.core_issue = t["issue"]
         steps = t["milestones"]
-        case.objective_short = "Pada akhir pelatihan: " + "; ".join(
-            f"{a[1].lower()} ({a[2]:g} {a[3]})" for a in steps) + "."
+        case.objective_short = (
+            "Pada akhir pelatihan: "
+            + "; ".join(f"{a[1].lower()} ({a[2]:g} {a[3]})" for a in steps)
+            + "."
+        )
         case.objective_medium = t.get(
-            "medium", "Dalam 6–12 bulan: cakupan diperluas ke seluruh wilayah "
-            f"{plan.area} dan dilembagakan melalui peraturan kepala daerah.")
+            "medium",
+            "Dalam 6–12 bulan: cakupan diperluas ke seluruh wilayah "
+            f"{plan.area} dan dilembagakan melalui peraturan kepala daerah.",
+        )
         case.objective_long = t.get(
-            "long", "Dalam 1–2 tahun: menjadi praktik baik yang direplikasi perangkat daerah "
-            "lain dan masuk dokumen perencanaan daerah.")
+            "long",
+            "Dalam 1–2 tahun: menjadi praktik baik yang direplikasi perangkat daerah "
+            "lain dan masuk dokumen perencanaan daerah.",
+        )
         case.benefits = t.get(
-            "benefits", "Bagi masyarakat: layanan lebih cepat dan tepat sasaran. Bagi organisasi: "
-            "tata kelola yang terukur. Bagi peserta: kepemimpinan perubahan yang teruji.")
+            "benefits",
+            "Bagi masyarakat: layanan lebih cepat dan tepat sasaran. Bagi organisasi: "
+            "tata kelola yang terukur. Bagi peserta: kepemimpinan perubahan yang teruji.",
+        )
         case.scope = t.get("scope", f"Wilayah {plan.area}; lokus di {plan.trainee.agency.name}.")
         case.innovation = t["innovation"]
         case.resources = t.get(
-            "resources", "Anggaran DPA perangkat daerah tahun berjalan; tim efektif; sarana "
-            "kantor dan aplikasi yang tersedia.")
+            "resources",
+            "Anggaran DPA perangkat daerah tahun berjalan; tim efektif; sarana "
+            "kantor dan aplikasi yang tersedia.",
+        )
         case.stakeholders = t.get("stakeholders") or self.stakeholders(plan)
         case.team = [{"name": plan.mentor.name, "role": "Mentor / penjamin kualitas"}] + [
             {"name": self.person_name(degrees=self.rng.random() < 0.7), "role": role}
             for role in self.rng.sample(TEAM_ROLES, 3)
         ]
         case.risks = t.get("risks") or [
-            {"risk": "Keterbatasan anggaran tahun berjalan",
-             "mitigation": "Memanfaatkan kegiatan rutin yang sudah teranggarkan dan "
-             "kolaborasi dengan mitra."},
-            {"risk": "Jadwal bertabrakan dengan agenda pimpinan daerah",
-             "mitigation": "Jadwal disepakati di awal dan dikomunikasikan melalui mentor."},
+            {
+                "risk": "Keterbatasan anggaran tahun berjalan",
+                "mitigation": "Memanfaatkan kegiatan rutin yang sudah teranggarkan dan "
+                "kolaborasi dengan mitra.",
+            },
+            {
+                "risk": "Jadwal bertabrakan dengan agenda pimpinan daerah",
+                "mitigation": "Jadwal disepakati di awal dan dikomunikasikan melalui mentor.",
+            },
         ]
         window = (cohort.implementation_start, cohort.implementation_end)
         span = (window[1] - window[0]).days
         for i, (activity, output, qty, unit, *units) in enumerate(steps):
             target_date = window[0] + timedelta(days=span * (i + 1) // (len(steps) + 1))
-            case.milestones.append(Milestone(
-                position=i, term="short", activity=activity, output=output,
-                target_date=target_date, target_quantity=qty, target_unit=unit,
-                units=units[0] if units else [],
-            ))
+            case.milestones.append(
+                Milestone(
+                    position=i,
+                    term="short",
+                    activity=activity,
+                    output=output,
+                    target_date=target_date,
+                    target_quantity=qty,
+                    target_unit=unit,
+                    units=units[0] if units else [],
+                )
+            )
         n = len(steps)
-        case.milestones.append(Milestone(
-            position=n, term="medium", activity="Perluasan penerapan ke seluruh wilayah",
-            output="Penerapan menyeluruh", target_date=window[1] + timedelta(days=180),
-            target_unit="laporan", target_quantity=1))
-        case.milestones.append(Milestone(
-            position=n + 1, term="long", activity="Pelembagaan melalui peraturan kepala daerah",
-            output="Peraturan kepala daerah", target_date=window[1] + timedelta(days=540),
-            target_unit="dokumen", target_quantity=1))
+        case.milestones.append(
+            Milestone(
+                position=n,
+                term="medium",
+                activity="Perluasan penerapan ke seluruh wilayah",
+                output="Penerapan menyeluruh",
+                target_date=window[1] + timedelta(days=180),
+                target_unit="laporan",
+                target_quantity=1,
+            )
+        )
+        case.milestones.append(
+            Milestone(
+                position=n + 1,
+                term="long",
+                activity="Pelembagaan melalui peraturan kepala daerah",
+                output="Peraturan kepala daerah",
+                target_date=window[1] + timedelta(days=540),
+                target_unit="dokumen",
+                target_quantity=1,
+            )
+        )
         return case
 
     def stakeholders(self, plan: Plan) -> list[dict]:
         return [
-            {"name": plan.executive.position, "kind": "external", "role": "Sponsor kebijakan",
-             "influence": "high", "interest": "high",
-             "strategy": "Melaporkan kemajuan secara berkala dan meminta dukungan tertulis."},
-            {"name": plan.mentor.position, "kind": "internal", "role": "Mentor",
-             "influence": "high", "interest": "high",
-             "strategy": "Konsultasi mingguan dan persetujuan setiap tahapan."},
-            {"name": "Bappeda " + plan.area.removeprefix("Kabupaten ").removeprefix("Kota "),
-             "kind": "external", "role": "Penyelarasan perencanaan", "influence": "high",
-             "interest": "low", "strategy": "Melibatkan dalam rapat koordinasi."},
-            {"name": "Camat dan kepala desa/lurah", "kind": "external",
-             "role": "Pelaksana di lapangan", "influence": "low", "interest": "high",
-             "strategy": "Sosialisasi dan pendampingan langsung."},
-            {"name": "Staf bidang", "kind": "internal", "role": "Tim efektif",
-             "influence": "low", "interest": "high", "strategy": "Pembagian tugas yang jelas."},
+            {
+                "name": plan.executive.position,
+                "kind": "external",
+                "role": "Sponsor kebijakan",
+                "influence": "high",
+                "interest": "high",
+                "strategy": "Melaporkan kemajuan secara berkala dan meminta dukungan tertulis.",
+            },
+            {
+                "name": plan.mentor.position,
+                "kind": "internal",
+                "role": "Mentor",
+                "influence": "high",
+                "interest": "high",
+                "strategy": "Konsultasi mingguan dan persetujuan setiap tahapan.",
+            },
+            {
+                "name": "Bappeda " + plan.area.removeprefix("Kabupaten ").removeprefix("Kota "),
+                "kind": "external",
+                "role": "Penyelarasan perencanaan",
+                "influence": "high",
+                "interest": "low",
+                "strategy": "Melibatkan dalam rapat koordinasi.",
+            },
+            {
+                "name": "Camat dan kepala desa/lurah",
+                "kind": "external",
+                "role": "Pelaksana di lapangan",
+                "influence": "low",
+                "interest": "high",
+                "strategy": "Sosialisasi dan pendampingan langsung.",
+            },
+            {
+                "name": "Staf bidang",
+                "kind": "internal",
+                "role": "Tim efektif",
+                "influence": "low",
+                "interest": "high",
+                "strategy": "Pembagian tugas yang jelas.",
+            },
         ]
 
     # ---- moving cases: only through perform() ------------------------------------------
     def path(self, plan: Plan, pkn2: bool) -> list[str]:
         to_mentor = ["submit", "record_seminar"] if pkn2 else ["submit"]
-        loop = (["submit", "seminar_revision"] if pkn2 else ["submit", "request_revision"])
+        loop = ["submit", "seminar_revision"] if pkn2 else ["submit", "request_revision"]
         if not pkn2 and self.rng.random() < 0.3:
             loop_full = ["submit", "approve", "decline_endorsement"]
         else:
@@ -975,8 +1325,12 @@ class _Builder:
             steps = [*paths[before], "withdraw"]
         else:
             steps = list(paths[plan.target])
-        if plan.revise_first and steps and steps[0] == "submit" and plan.target != (
-                "revision_requested"):
+        if (
+            plan.revise_first
+            and steps
+            and steps[0] == "submit"
+            and plan.target != ("revision_requested")
+        ):
             steps = loop_full + steps
         if plan.special == "kukar":
             steps = ["submit", "request_revision", *report]
@@ -997,35 +1351,70 @@ class _Builder:
                 db.session.commit()
             elif step in ("score_pass", "score_fail"):
                 base = (78, 95) if step == "score_pass" else (50, 66)
-                for role, who in (("examiner", case.group.examiner), ("coach", case.group.coach),
-                                  ("mentor", case.mentor)):
-                    db.session.add(Score(
-                        case_id=case.id, evaluator_id=who.id, role=role, aspect="overall",
-                        value=float(self.rng.randint(*base)), submitted_at=utcnow()))
+                for role, who in (
+                    ("examiner", case.group.examiner),
+                    ("coach", case.group.coach),
+                    ("mentor", case.mentor),
+                ):
+                    db.session.add(
+                        Score(
+                            case_id=case.id,
+                            evaluator_id=who.id,
+                            role=role,
+                            aspect="overall",
+                            value=float(self.rng.randint(*base)),
+                            submitted_at=utcnow(),
+                        )
+                    )
                 db.session.commit()
             elif step == "submit" or step == "submit_report":
                 perform(case, step, case.trainee)
             elif step == "approve":
-                perform(case, step, case.mentor, comment=self.rng.choice(
-                    ["", "Rancangan sudah sesuai, silakan lanjutkan ke pimpinan."]))
+                perform(
+                    case,
+                    step,
+                    case.mentor,
+                    comment=self.rng.choice(
+                        ["", "Rancangan sudah sesuai, silakan lanjutkan ke pimpinan."]
+                    ),
+                )
             elif step == "request_revision":
                 perform(case, step, case.mentor, comment=self.rng.choice(REVISION_NOTES))
             elif step == "decline_endorsement":
-                perform(case, step, case.executive,
-                        comment="Mohon selaraskan dengan prioritas RPJMD sebelum didukung.")
+                perform(
+                    case,
+                    step,
+                    case.executive,
+                    comment="Mohon selaraskan dengan prioritas RPJMD sebelum didukung.",
+                )
             elif step == "endorse":
                 perform(case, step, case.executive, data=self.letter(case))
             elif step == "record_seminar":
-                perform(case, step, case.group.examiner, data={
-                    "seminar_date": self.past_working_day(self.rng.randint(1, 6)).isoformat(),
-                    "seminar_outcome": self.rng.choice(["accepted", "accepted_with_notes"]),
-                }, comment="Seminar rancangan dihadiri mentor dan coach.")
+                perform(
+                    case,
+                    step,
+                    case.group.examiner,
+                    data={
+                        "seminar_date": self.past_working_day(self.rng.randint(1, 6)).isoformat(),
+                        "seminar_outcome": self.rng.choice(["accepted", "accepted_with_notes"]),
+                    },
+                    comment="Seminar rancangan dihadiri mentor dan coach.",
+                )
             elif step == "seminar_revision":
-                perform(case, step, case.group.examiner,
-                        comment="Rancangan perlu diperbaiki sesuai masukan seminar.")
+                perform(
+                    case,
+                    step,
+                    case.group.examiner,
+                    comment="Rancangan perlu diperbaiki sesuai masukan seminar.",
+                )
             elif step == "defer":
-                perform(case, step, organizer, comment="Peserta berhalangan hadir pada "
-                        "seminar laporan; dijadwalkan ulang oleh penyelenggara.")
+                perform(
+                    case,
+                    step,
+                    organizer,
+                    comment="Peserta berhalangan hadir pada "
+                    "seminar laporan; dijadwalkan ulang oleh penyelenggara.",
+                )
             elif step == "finalize":
                 perform(case, step, organizer)
             elif step == "withdraw":
@@ -1113,37 +1502,85 @@ KUKAR_TOPIC = dict(
     scope="Seluruh desa di Kabupaten Kutai Kartanegara; tahap awal kecamatan Tenggarong, "
     "Loa Kulu dan Sebulu.",
     stakeholders=[
-        {"name": "Bupati Kutai Kartanegara", "kind": "external", "role": "Sponsor; dukungan "
-         "penganggaran dan teknis", "influence": "high", "interest": "high",
-         "strategy": "Dukungan resmi dan laporan kemajuan berkala."},
-        {"name": "Kepala DPMD Kutai Kartanegara", "kind": "internal", "role": "Mentor",
-         "influence": "high", "interest": "high", "strategy": "Konsultasi mingguan."},
-        {"name": "Bappeda Kutai Kartanegara", "kind": "external",
-         "role": "Penyelarasan RKPDes dengan RKPD", "influence": "high", "interest": "low",
-         "strategy": "Dilibatkan dalam tim pembina terpadu."},
-        {"name": "Camat se-Kutai Kartanegara", "kind": "external",
-         "role": "Pembina wilayah", "influence": "low", "interest": "high",
-         "strategy": "Rapat koordinasi dan pembagian jadwal pembinaan."},
-        {"name": "Kepala desa, perangkat desa dan BPD", "kind": "external",
-         "role": "Sasaran pembinaan", "influence": "low", "interest": "high",
-         "strategy": "Pelatihan dan pendampingan Musrenbangdes."},
-        {"name": "Fasilitator pembangunan desa", "kind": "external",
-         "role": "Pendamping lapangan", "influence": "low", "interest": "high",
-         "strategy": "Bagian dari tim pembina terpadu."},
+        {
+            "name": "Bupati Kutai Kartanegara",
+            "kind": "external",
+            "role": "Sponsor; dukungan penganggaran dan teknis",
+            "influence": "high",
+            "interest": "high",
+            "strategy": "Dukungan resmi dan laporan kemajuan berkala.",
+        },
+        {
+            "name": "Kepala DPMD Kutai Kartanegara",
+            "kind": "internal",
+            "role": "Mentor",
+            "influence": "high",
+            "interest": "high",
+            "strategy": "Konsultasi mingguan.",
+        },
+        {
+            "name": "Bappeda Kutai Kartanegara",
+            "kind": "external",
+            "role": "Penyelarasan RKPDes dengan RKPD",
+            "influence": "high",
+            "interest": "low",
+            "strategy": "Dilibatkan dalam tim pembina terpadu.",
+        },
+        {
+            "name": "Camat se-Kutai Kartanegara",
+            "kind": "external",
+            "role": "Pembina wilayah",
+            "influence": "low",
+            "interest": "high",
+            "strategy": "Rapat koordinasi dan pembagian jadwal pembinaan.",
+        },
+        {
+            "name": "Kepala desa, perangkat desa dan BPD",
+            "kind": "external",
+            "role": "Sasaran pembinaan",
+            "influence": "low",
+            "interest": "high",
+            "strategy": "Pelatihan dan pendampingan Musrenbangdes.",
+        },
+        {
+            "name": "Fasilitator pembangunan desa",
+            "kind": "external",
+            "role": "Pendamping lapangan",
+            "influence": "low",
+            "interest": "high",
+            "strategy": "Bagian dari tim pembina terpadu.",
+        },
     ],
     risks=[
-        {"risk": "Jadwal Musrenbangdes serentak sehingga tim pembina tidak dapat hadir di "
-         "semua desa", "mitigation": "Pembinaan berjenjang melalui kecamatan dan daring."},
-        {"risk": "Pergantian perangkat desa", "mitigation": "Modul dan rekaman pelatihan "
-         "tersedia untuk perangkat baru."},
+        {
+            "risk": "Jadwal Musrenbangdes serentak sehingga tim pembina tidak dapat hadir di "
+            "semua desa",
+            "mitigation": "Pembinaan berjenjang melalui kecamatan dan daring.",
+        },
+        {
+            "risk": "Pergantian perangkat desa",
+            "mitigation": "Modul dan rekaman pelatihan tersedia untuk perangkat baru.",
+        },
     ],
     milestones=[
-        ("Membentuk tim pembina terpadu lintas sektor", "SK Kepala Dinas tentang tim pembina",
-         1, "dokumen"),
-        ("Menyusun pedoman pembinaan terpadu perencanaan pembangunan desa",
-         "Pedoman pembinaan terpadu", 1, "dokumen"),
-        ("Pelatihan dan fasilitasi Musrenbangdes di desa percontohan",
-         "Desa percontohan terbina", 12, "desa"),
+        (
+            "Membentuk tim pembina terpadu lintas sektor",
+            "SK Kepala Dinas tentang tim pembina",
+            1,
+            "dokumen",
+        ),
+        (
+            "Menyusun pedoman pembinaan terpadu perencanaan pembangunan desa",
+            "Pedoman pembinaan terpadu",
+            1,
+            "dokumen",
+        ),
+        (
+            "Pelatihan dan fasilitasi Musrenbangdes di desa percontohan",
+            "Desa percontohan terbina",
+            12,
+            "desa",
+        ),
     ],
 )
 
@@ -1175,22 +1612,62 @@ LAMBAR_TOPIC = dict(
     "berbasis aplikasi.",
     scope="Seluruh pekon di 15 kecamatan Kabupaten Lampung Barat.",
     stakeholders=[
-        {"name": "Bupati Lampung Barat", "kind": "external", "role": "Sponsor",
-         "influence": "high", "interest": "high", "strategy": "Dukungan resmi dan laporan."},
-        {"name": "Kepala DPMP Lampung Barat", "kind": "internal", "role": "Mentor",
-         "influence": "high", "interest": "high", "strategy": "Konsultasi mingguan."},
-        {"name": "Camat se-Lampung Barat", "kind": "external", "role": "Tuan rumah pembinaan",
-         "influence": "high", "interest": "high", "strategy": "Penjadwalan bersama."},
-        {"name": "Peratin dan Pj. Peratin", "kind": "external", "role": "Sasaran pembinaan",
-         "influence": "low", "interest": "high", "strategy": "Dialog dan bimbingan teknis."},
-        {"name": "Operator pekon", "kind": "external", "role": "Pengisi profil pekon",
-         "influence": "low", "interest": "high", "strategy": "Sosialisasi aplikasi profil pekon."},
+        {
+            "name": "Bupati Lampung Barat",
+            "kind": "external",
+            "role": "Sponsor",
+            "influence": "high",
+            "interest": "high",
+            "strategy": "Dukungan resmi dan laporan.",
+        },
+        {
+            "name": "Kepala DPMP Lampung Barat",
+            "kind": "internal",
+            "role": "Mentor",
+            "influence": "high",
+            "interest": "high",
+            "strategy": "Konsultasi mingguan.",
+        },
+        {
+            "name": "Camat se-Lampung Barat",
+            "kind": "external",
+            "role": "Tuan rumah pembinaan",
+            "influence": "high",
+            "interest": "high",
+            "strategy": "Penjadwalan bersama.",
+        },
+        {
+            "name": "Peratin dan Pj. Peratin",
+            "kind": "external",
+            "role": "Sasaran pembinaan",
+            "influence": "low",
+            "interest": "high",
+            "strategy": "Dialog dan bimbingan teknis.",
+        },
+        {
+            "name": "Operator pekon",
+            "kind": "external",
+            "role": "Pengisi profil pekon",
+            "influence": "low",
+            "interest": "high",
+            "strategy": "Sosialisasi aplikasi profil pekon.",
+        },
     ],
     milestones=[
-        ("Pembinaan tata kelola pemerintahan pekon bagi Peratin dan Pj. Peratin di seluruh "
-         "kecamatan", "Aparatur pekon terbina", 15, "kecamatan", LAMPUNG_BARAT_KECAMATAN),
-        ("Sosialisasi pengisian profil pekon berbasis aplikasi", "Operator pekon terlatih", 2,
-         "angkatan"),
+        (
+            "Pembinaan tata kelola pemerintahan pekon bagi Peratin dan Pj. Peratin di seluruh "
+            "kecamatan",
+            "Aparatur pekon terbina",
+            15,
+            "kecamatan",
+            LAMPUNG_BARAT_KECAMATAN,
+        ),
+        (
+            "Sosialisasi pengisian profil pekon berbasis aplikasi",
+            "Operator pekon terlatih",
+            2,
+            "angkatan",
+        ),
     ],
 )
 
@@ -1241,4 +1718,3 @@ def _relaxed_sqlite():
     finally:
         event.remove(engine, "checkout", relax)
         event.remove(engine, "checkin", restore)
-

@@ -1,12 +1,23 @@
-"""Notifications for whoever must act next. Queued in the same transaction as the event."""
+"""Notifications for whoever must hear of an event. Queued in the same transaction as the
+event; the text is rendered when read, in the reader's language."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass
+from datetime import datetime
 
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import aliased
+
+from ..engine import registry
 from ..engine.definitions import Definition
 from ..extensions import db
-from ..models import Case, CohortMember, Notification, User
+from ..models import AuditEvent, Case, CohortMember, Notification, User
+from ..models._base import utcnow
+
+LANGS = ("id", "en")
 
 
 def holders(case: Case, role: str) -> set[int]:
@@ -29,21 +40,170 @@ def holders(case: Case, role: str) -> set[int]:
     return ids
 
 
+def recipients_of(case: Case, definition: Definition, event, actor: User, transition=None):
+    """Who hears of `event`: the roles the transition names (by default the owners of the
+    new state), each person once however many of those roles they hold, the actor never."""
+    roles = (
+        transition.notify
+        if transition is not None and transition.notify is not None
+        else (definition.state(event.to_state).owners)
+    )
+    people: set[int] = set()
+    for role in roles:
+        people |= holders(case, role)
+    people.discard(actor.id)
+    return sorted(people)
+
+
 def queue_for_event(
     case: Case, definition: Definition, event, actor: User, transition=None
 ) -> list[Notification]:
-    """One notification per person the transition names (by default the owners of the new
-    state), the actor excepted."""
-    roles = transition.notify if transition is not None and transition.notify is not None else (
-        definition.state(event.to_state).owners
+    """One notification per person per event. There is no unique (user, event) key in the
+    schema, so the set above and the check against rows already queued keep it at one."""
+    wanted = recipients_of(case, definition, event, actor, transition)
+    if not wanted:
+        return []
+    # Rows already queued for this event (a repeated call): user_id leads the unread
+    # index, so this reads a few rows of these users, never the whole table.
+    queued = set(
+        db.session.scalars(
+            select(Notification.user_id).where(
+                Notification.user_id.in_(wanted), Notification.event_id == event.id
+            )
+        )
     )
-    recipients: set[int] = set()
-    for role in roles:
-        recipients |= holders(case, role)
-    recipients.discard(actor.id)
     notes = [
         Notification(user_id=uid, case_id=case.id, event_id=event.id, kind=event.trigger)
-        for uid in sorted(recipients)
+        for uid in wanted
+        if uid not in queued
     ]
     db.session.add_all(notes)
     return notes
+
+
+# ---------------------------------------------------------------- reading
+
+
+@dataclass
+class Item:
+    """A notification with what its text needs, ready to render in one language."""
+
+    note: Notification
+    event: AuditEvent | None
+    actor: User | None
+    case: Case | None
+
+    def text(self, lang: str) -> dict:
+        return describe(self, lang)
+
+
+def _rows(query) -> list[Item]:
+    return [Item(n, e, a, c) for n, e, a, c in db.session.execute(query).all()]
+
+
+def _joined():
+    actor = aliased(User)
+    return (
+        select(Notification, AuditEvent, actor, Case)
+        .outerjoin(AuditEvent, AuditEvent.id == Notification.event_id)
+        .outerjoin(actor, actor.id == AuditEvent.actor_id)
+        .outerjoin(Case, Case.id == Notification.case_id)
+    )
+
+
+def items_for(user_id: int, *, unread_only: bool = False):
+    """The user's notifications with their event, actor and case, newest first (a Select)."""
+    query = _joined().where(Notification.user_id == user_id)
+    if unread_only:
+        query = query.where(Notification.read_at.is_(None))
+    return query.order_by(Notification.created_at.desc(), Notification.id.desc())
+
+
+def page_of(user_id: int, *, page: int, per_page: int, unread_only: bool = False):
+    """(items, total) for one page."""
+    where = [Notification.user_id == user_id]
+    if unread_only:
+        where.append(Notification.read_at.is_(None))
+    total = db.session.scalar(select(func.count(Notification.id)).where(*where))
+    rows = _rows(
+        items_for(user_id, unread_only=unread_only).limit(per_page).offset((page - 1) * per_page)
+    )
+    return rows, total
+
+
+def item(user_id: int, note_id: int) -> Item | None:
+    """One of the user's notifications; another person's is None (a 404 to them)."""
+    rows = _rows(_joined().where(Notification.id == note_id, Notification.user_id == user_id))
+    return rows[0] if rows else None
+
+
+def unread_count(user_id: int) -> int:
+    """One query on ix_notifications_user_unread (user_id, read_at)."""
+    return db.session.scalar(
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+    )
+
+
+def mark_read(note: Notification, now: datetime | None = None) -> None:
+    if note.read_at is None:
+        note.read_at = now or utcnow()
+
+
+def mark_all_read(user_id: int) -> int:
+    """Marks every unread notification of the user; returns how many. The caller commits."""
+    result = db.session.execute(
+        update(Notification)
+        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        .values(read_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
+def _transition_of(definition: Definition, event: AuditEvent):
+    matching = [t for t in definition.transitions if t.trigger == event.trigger]
+    for t in matching:
+        if t.dest == event.to_state and (event.from_state in t.sources or not event.from_state):
+            return t
+    return matching[0] if matching else None
+
+
+def describe(item: Item, lang: str) -> dict:
+    """Words for one notification in `lang`, from the event and the definition's labels:
+    {actor, action, title, state, summary, comment}."""
+    lang = lang if lang in LANGS else "id"
+    note, event, case = item.note, item.event, item.case
+    with force_locale(lang):
+        title = (case.title or "").strip() if case is not None else ""
+        if not title and case is not None:
+            title = _("Case %(id)s", id=case.id)
+        actor = item.actor.name if item.actor is not None else _("Someone")
+        action, state = note.kind, ""
+        definition = None
+        if case is not None:
+            try:
+                definition = registry.get(case.definition_key, case.definition_version)
+            except LookupError:  # a definition no longer loaded: fall back to the keys
+                definition = None
+        if event is not None and definition is not None:
+            transition = _transition_of(definition, event)
+            if transition is not None:
+                action = transition.labels.get(lang)
+            if definition.has_state(event.to_state):
+                state = definition.state(event.to_state).labels.get(lang)
+        elif event is not None:
+            state = event.to_state
+        if event is None and note.message:
+            summary = note.message
+        else:
+            summary = f"{actor} {action} — {title}"
+        return {
+            "actor": actor,
+            "action": action,
+            "title": title,
+            "state": state,
+            "summary": summary,
+            "comment": (event.comment or "") if event is not None else "",
+        }

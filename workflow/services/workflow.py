@@ -14,8 +14,8 @@ from ..engine.guards import EFFECTS, GUARDS
 from ..extensions import db
 from ..models import AuditEvent, Case, Institution, InstitutionHoliday, Program, User
 from ..models._base import utcnow
-from ..permissions import roles_on_case
-from . import notifications
+from ..permissions import roles_and_principals
+from . import mail, notifications
 from .audit import chain_event
 from .calendar import add_working_days, local_date
 from .errors import Blocked, Conflict, Forbidden, NotAvailable
@@ -152,7 +152,8 @@ def perform(
     definition = definition_of(case)
     # Only the roles this trigger admits matter here; looking for no others saves queries.
     admitted = {r for t in definition.candidates(case.state, trigger) for r in t.roles}
-    roles = roles_on_case(actor, case, among=admitted)
+    own, acting = roles_and_principals(actor, case, among=admitted)
+    roles = own | set(acting)
     outcome = evaluate(definition, case.state, trigger, roles)
     if outcome is Outcome.NOT_AVAILABLE:
         raise NotAvailable(_l("This action is not available in the current state."))
@@ -169,6 +170,10 @@ def perform(
     transition, reasons = choose(case, definition, candidates)
     if transition is None:
         raise Blocked(_l("This action is blocked."), reasons)
+    # Acting as Plt./Plh. only when no role of one's own admits this transition.
+    on_behalf_of_id = None
+    if not own & set(transition.roles):
+        on_behalf_of_id = next(acting[r] for r in transition.roles if r in acting)
 
     machine = registry.machine(case.definition_key, case.definition_version)
     source = case.state
@@ -188,6 +193,7 @@ def perform(
                 case,
                 AuditEvent(
                     actor_id=actor.id,
+                    on_behalf_of_id=on_behalf_of_id,
                     trigger=trigger,
                     from_state=source,
                     to_state=dest,
@@ -201,7 +207,8 @@ def perform(
         db.session.flush()
         db.session.add(event)
         db.session.flush()
-        notifications.queue_for_event(case, definition, event, actor, transition)
+        notes = notifications.queue_for_event(case, definition, event, actor, transition)
+        event_id = event.id
         db.session.commit()
     except StaleDataError:
         db.session.rollback()
@@ -215,4 +222,8 @@ def perform(
     except Exception:
         db.session.rollback()
         raise
+    if notes:
+        # After the commit, so a mail never announces an action that did not happen;
+        # best effort, so a mail problem never fails the action.
+        mail.deliver_for_event(event_id)
     return event

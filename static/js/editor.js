@@ -1,0 +1,35 @@
+// The proposal editor: autosave states and keeping every form on the latest draft version.
+(function () {
+  "use strict";
+
+  function stateOf(elt) {
+    var name = elt && elt.getAttribute && elt.getAttribute("data-autosave");
+    return name ? document.getElementById("fs-" + name) : null;
+  }
+
+  function show(box, cls, text) {
+    box.className = "save-state " + cls;
+    box.textContent = text;
+  }
+
+  document.addEventListener("htmx:beforeRequest", function (evt) {
+    var box = stateOf(evt.detail.elt);
+    if (box) { show(box, "is-saving", box.dataset.saving || "…"); }
+  });
+
+  function failed(evt) {
+    var box = stateOf(evt.detail.elt);
+    if (box) { show(box, "is-error", box.dataset.failed || "!"); }
+  }
+  document.addEventListener("htmx:responseError", failed);
+  document.addEventListener("htmx:sendError", failed);
+
+  // Each save answers with the new version; later saves and Submit must carry it.
+  document.body.addEventListener("aksiVersion", function (evt) {
+    var value = evt.detail && evt.detail.value;
+    if (value === undefined || value === null) { return; }
+    document.querySelectorAll("input[type=hidden][name=version]").forEach(function (input) {
+      input.value = String(value);
+    });
+  });
+})();

@@ -1,0 +1,244 @@
+"""E-mail for notifications: one plain-text mail per notification, in the reader's language.
+
+Delivery is AT MOST ONCE. Rows are claimed (emailed_at set, committed) before anything is
+sent, with `WHERE emailed_at IS NULL`, so two runs at once (cron and an action) never
+claim the same row. A send that fails for now (server down, 4xx) releases its row
+(emailed_at back to NULL) for the next run; a permanent refusal (5xx for the recipient,
+an unusable address) stays marked, so it cannot block the queue. Only a process killed
+between claim and send loses a mail. We prefer one missing mail (the inbox still has it)
+to a person getting the same mail twice.
+
+Without MAIL_SERVER (development) the mail goes to the "aksi.mail" log instead, and the
+row is marked all the same.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import select, update
+
+from ..extensions import db
+from ..models import Notification, User
+from ..models._base import utcnow
+from . import notifications
+
+
+def _log() -> logging.Logger:
+    logger = logging.getLogger("aksi.mail")
+    # An in-process migration (alembic's fileConfig) disables loggers that already exist.
+    logger.disabled = False
+    return logger
+
+
+@dataclass
+class Outcome:
+    sent: int = 0
+    logged: int = 0
+    failed: int = 0  # not sent now, pending again for the next run
+    refused: int = 0  # refused for good (no such mailbox, unusable address): not retried
+
+    @property
+    def delivered(self) -> int:
+        return self.sent + self.logged
+
+
+def case_url(case_id: int | None) -> str:
+    base = current_app.config.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    return f"{base}/cases/{case_id}" if case_id else f"{base}/inbox"
+
+
+def compose(item: notifications.Item, user: User) -> EmailMessage:
+    """The mail for one notification, in the recipient's language (default Indonesian)."""
+    lang = user.locale if user.locale in notifications.LANGS else "id"
+    words = notifications.describe(item, lang)
+    with force_locale(lang):
+        lines = [
+            _("Hello %(name)s,", name=user.name),
+            "",
+            words["summary"],
+        ]
+        if words["state"]:
+            lines.append(_("Status now: %(state)s", state=words["state"]))
+        if words["comment"]:
+            lines += ["", _("Comment:"), words["comment"]]
+        lines += [
+            "",
+            _("Open the case: %(url)s", url=case_url(item.note.case_id)),
+            "",
+            "-- ",
+            _("Aksi · this message was sent automatically; replies are not read."),
+        ]
+        subject = "[Aksi] " + words["summary"]
+    message = EmailMessage()
+    message["Subject"] = " ".join(subject.split())[:200]  # no header folding surprises
+    message["From"] = current_app.config["MAIL_FROM"]
+    message["To"] = user.email
+    message["Date"] = formatdate(localtime=False, usegmt=True)
+    message["Message-ID"] = make_msgid(domain=_domain(current_app.config["MAIL_FROM"]))
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content("\n".join(lines) + "\n")
+    message["Content-Language"] = lang  # after set_content, which resets Content-* headers
+    return message
+
+
+def _domain(address: str) -> str:
+    return address.rpartition("@")[2].strip("> ") or "localhost"
+
+
+def _pending(limit: int, event_id: int | None):
+    query = (
+        select(Notification.id)
+        .join(User, User.id == Notification.user_id)
+        .where(
+            Notification.emailed_at.is_(None),
+            User.email.is_not(None),
+            User.email != "",
+            User.active.is_(True),
+        )
+        .order_by(Notification.id)
+        .limit(limit)
+    )
+    if event_id is not None:
+        query = query.where(Notification.event_id == event_id)
+    return list(db.session.scalars(query))
+
+
+def _claim(ids: list[int]) -> list[int]:
+    """Mark the rows as mailed before sending; only rows still unclaimed are ours."""
+    if not ids:
+        return []
+    claimed = list(
+        db.session.scalars(
+            update(Notification)
+            .where(Notification.id.in_(ids), Notification.emailed_at.is_(None))
+            .values(emailed_at=utcnow())
+            .returning(Notification.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    db.session.commit()
+    return claimed
+
+
+def _release(ids: list[int]) -> None:
+    if ids:
+        db.session.execute(
+            update(Notification)
+            .where(Notification.id.in_(ids))
+            .values(emailed_at=None)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+
+
+def _connect() -> smtplib.SMTP:
+    config = current_app.config
+    timeout = config.get("MAIL_TIMEOUT", 10)
+    if config.get("MAIL_USE_SSL"):
+        smtp = smtplib.SMTP_SSL(
+            config["MAIL_SERVER"],
+            config["MAIL_PORT"],
+            timeout=timeout,
+            context=ssl.create_default_context(),
+        )
+    else:
+        smtp = smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=timeout)
+        if config.get("MAIL_USE_TLS"):
+            smtp.starttls(context=ssl.create_default_context())
+    if config.get("MAIL_USERNAME"):
+        smtp.login(config["MAIL_USERNAME"], config.get("MAIL_PASSWORD") or "")
+    return smtp
+
+
+def deliver_pending(limit: int = 200, *, event_id: int | None = None) -> Outcome:
+    """Send the mail of up to `limit` notifications not mailed yet (only those of one event
+    if `event_id` is given). Commits its own claims; call it with no other work pending."""
+    outcome = Outcome()
+    claimed = _claim(_pending(limit, event_id))
+    if not claimed:
+        return outcome
+    done: set[int] = set()
+    try:
+        _send(claimed, outcome, done)
+    finally:
+        # Whatever was claimed and not delivered (a refused mail, a dead server, a bug)
+        # goes back to pending.
+        unsent = [i for i in claimed if i not in done]
+        outcome.failed = len(unsent)
+        if unsent:
+            db.session.rollback()
+            _release(unsent)
+    return outcome
+
+
+def _send(claimed: list[int], outcome: Outcome, done: set[int]) -> None:
+    rows = db.session.execute(
+        notifications._joined()
+        .add_columns(User)
+        .join(User, User.id == Notification.user_id)
+        .where(Notification.id.in_(claimed))
+        .order_by(Notification.id)
+    ).all()
+    messages = []
+    for note, event, actor, case, user in rows:
+        try:
+            messages.append((note.id, compose(notifications.Item(note, event, actor, case), user)))
+        except Exception as exc:  # noqa: BLE001 - e.g. an address the header parser chokes on
+            _log().warning("mail for notification %d not composed, dropped: %s", note.id, exc)
+            outcome.refused += 1
+            done.add(note.id)
+    if not current_app.config.get("MAIL_SERVER"):
+        for note_id, message in messages:
+            _log().info("mail (MAIL_SERVER not set, not sent):\n%s", message.as_string())
+            outcome.logged += 1
+            done.add(note_id)
+        return
+    try:
+        smtp = _connect()
+    except (OSError, smtplib.SMTPException) as exc:
+        _log().warning("SMTP server unreachable, %d mail(s) stay pending: %s", len(messages), exc)
+        return
+    try:
+        for note_id, message in messages:
+            try:
+                smtp.send_message(message)
+            except smtplib.SMTPRecipientsRefused as exc:
+                if all(code >= 500 for code, _msg in exc.recipients.values()):
+                    # A permanent refusal would come back every run and hold up the queue.
+                    _log().warning("mail for notification %d refused for good: %s", note_id, exc)
+                    outcome.refused += 1
+                    done.add(note_id)
+                else:
+                    _log().warning("mail for notification %d deferred: %s", note_id, exc)
+                continue
+            except (OSError, smtplib.SMTPException) as exc:
+                _log().warning("mail for notification %d not sent: %s", note_id, exc)
+                continue
+            outcome.sent += 1
+            done.add(note_id)
+    finally:
+        try:
+            smtp.quit()
+        except (OSError, smtplib.SMTPException):
+            pass
+
+
+def deliver_for_event(event_id: int) -> None:
+    """Best effort, right after an action committed: never lets a mail problem reach the
+    action. Whatever is not sent now stays pending for `flask aksi send-mail`."""
+    if not current_app.config.get("MAIL_SEND_IMMEDIATELY", True):
+        return
+    try:
+        deliver_pending(event_id=event_id)
+    except Exception:  # noqa: BLE001 - the action is done; mail must not undo or fail it
+        db.session.rollback()
+        _log().exception("immediate mail delivery for event %s failed", event_id)
