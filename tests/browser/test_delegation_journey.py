@@ -4,18 +4,14 @@ executive's behalf with a letter number, and the printed proposal says so."""
 from __future__ import annotations
 
 import io
-import shutil
-import threading
 from datetime import timedelta
 
 import pytest
 from playwright.sync_api import expect
 from pypdf import PdfReader
-from werkzeug.serving import make_server
 
 from tests import factories
-from tests.browser.test_journey import ARTIFACTS, browser, log_in  # noqa: F401  (fixture)
-from workflow import create_app
+from tests.browser.conftest import ARTIFACTS, log_in
 from workflow.extensions import db
 from workflow.models._base import utcnow
 from workflow.services import perform
@@ -25,19 +21,10 @@ LETTER = "800/417/DPMD-KK/2026"
 
 
 @pytest.fixture
-def acting_server(sqlite_template, tmp_path):
+def acting_server(serve):
     """A case awaiting the executive's endorsement, and a colleague to act for them."""
-    path = tmp_path / "live.db"
-    shutil.copy(sqlite_template, path)
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "browser-test",
-            "RATELIMIT_ENABLED": False,
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
-        }
-    )
-    with app.app_context():
+
+    def setup():
         world = factories.World()
         world.executive.name = "H. Sunggono, S.Sos., M.M."
         world.executive.nip = "196805121990031004"
@@ -48,23 +35,14 @@ def acting_server(sqlite_template, tmp_path):
         db.session.commit()
         perform(world.case, "submit", world.trainee)
         perform(world.case, "approve", world.mentor, comment="Layak dilanjutkan.")
-        info = {
+        return {
             "executive": world.executive.username,
             "deputy": deputy.username,
             "case_id": world.case.id,
             "today": local_date(utcnow(), "Asia/Jakarta"),
         }
-        db.session.remove()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield {"url": f"http://127.0.0.1:{server.server_port}", **info}
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        with app.app_context():
-            db.engine.dispose()
+
+    return serve(setup)
 
 
 def squash(text: str) -> str:
@@ -72,7 +50,7 @@ def squash(text: str) -> str:
 
 
 @pytest.mark.browser
-def test_acting_official_endorses_and_the_pdf_shows_it(acting_server, browser):  # noqa: F811
+def test_acting_official_endorses_and_the_pdf_shows_it(acting_server, browser):
     ARTIFACTS.mkdir(exist_ok=True)
     base, case_id = acting_server["url"], acting_server["case_id"]
     problems: list[str] = []

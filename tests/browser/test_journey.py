@@ -2,88 +2,29 @@
 
 from __future__ import annotations
 
-import shutil
-import threading
-from pathlib import Path
-
 import pytest
-from playwright.sync_api import expect, sync_playwright
-from werkzeug.serving import make_server
+from playwright.sync_api import expect
 
 from tests import factories
-from workflow import create_app
+from tests.browser.conftest import ARTIFACTS, log_in
 from workflow.extensions import db
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 @pytest.fixture
-def live_server(sqlite_template, tmp_path):
-    """The app on a SQLite file, served from a thread on 127.0.0.1."""
-    path = tmp_path / "live.db"
-    shutil.copy(sqlite_template, path)
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "browser-test",
-            "RATELIMIT_ENABLED": False,
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
-        }
-    )
-    with app.app_context():
+def live_server(serve):
+    def setup():
         world = factories.World()
         world.case.title = "Penataan Tata Kelola Perencanaan Pembangunan Desa"
         db.session.commit()
-        people = {
-            "trainee": (world.trainee.username, world.trainee.name),
-            "mentor": (world.mentor.username, world.mentor.name),
+        return {
+            "people": {
+                "trainee": (world.trainee.username, world.trainee.name),
+                "mentor": (world.mentor.username, world.mentor.name),
+            },
+            "case_id": world.case.id,
         }
-        case_id = world.case.id
-        db.session.remove()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield {
-            "url": f"http://127.0.0.1:{server.server_port}",
-            "people": people,
-            "case_id": case_id,
-            "app": app,
-        }
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        with app.app_context():
-            db.engine.dispose()
 
-
-@pytest.fixture
-def browser():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-def log_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("#username", username)
-    page.fill("#password", factories.PASSWORD)
-    page.click("form[action='/login'] button[type=submit]")
-    page.wait_for_url(f"{base}/")
+    return serve(setup)
 
 
 def mark_window(page) -> None:

@@ -5,56 +5,31 @@ the executive endorses; the case is in implementation. Real Chromium, live serve
 from __future__ import annotations
 
 import re
-import shutil
-import threading
 
 import pytest
 from playwright.sync_api import expect
-from werkzeug.serving import make_server
 
 from tests import factories
-from tests.browser.test_journey import ARTIFACTS, browser, log_in  # noqa: F401 (fixture)
-from workflow import create_app
-from workflow.extensions import db
+from tests.browser.conftest import ARTIFACTS, log_in
 
 SAVED = re.compile(r"\bis-saved\b")
 
 
 @pytest.fixture
-def empty_draft_server(sqlite_template, tmp_path):
+def empty_draft_server(serve):
     """A live server with a case whose proposal is still empty."""
-    path = tmp_path / "live.db"
-    shutil.copy(sqlite_template, path)
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "browser-test",
-            "RATELIMIT_ENABLED": False,
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
-        }
-    )
-    with app.app_context():
+
+    def setup():
         world = factories.World(complete=False)
-        people = {r: world.by_role(r).username for r in ("trainee", "mentor", "executive")}
-        case_id = world.case.id
-        db.session.remove()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield {
-            "url": f"http://127.0.0.1:{server.server_port}",
-            "people": people,
-            "case_id": case_id,
+        return {
+            "people": {r: world.by_role(r).username for r in ("trainee", "mentor", "executive")},
+            "case_id": world.case.id,
         }
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        with app.app_context():
-            db.engine.dispose()
+
+    return serve(setup)
 
 
-def new_page(browser, problems):  # noqa: F811
+def new_page(browser, problems):
     context = browser.new_context(viewport={"width": 390, "height": 844}, locale="id-ID")
     page = context.new_page()
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
@@ -81,7 +56,7 @@ def add_milestone(page, term, activity, day, quantity, unit) -> None:
 
 
 @pytest.mark.browser
-def test_proposal_written_revised_approved_endorsed(empty_draft_server, browser):  # noqa: F811
+def test_proposal_written_revised_approved_endorsed(empty_draft_server, browser):
     ARTIFACTS.mkdir(exist_ok=True)
     base, case_id = empty_draft_server["url"], empty_draft_server["case_id"]
     people = empty_draft_server["people"]
