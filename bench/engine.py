@@ -206,6 +206,7 @@ def main() -> None:
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
             "SECRET_KEY": "bench",
             "RATELIMIT_ENABLED": False,
+            "MAIL_SEND_IMMEDIATELY": os.environ.get("MAIL_SEND_IMMEDIATELY", "1") == "1",
         }
     )
     with app.app_context():

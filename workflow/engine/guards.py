@@ -139,9 +139,15 @@ def record_result(case: Case, definition: Definition) -> None:
 @effect("snapshot_proposal")
 def snapshot_proposal(case: Case, definition: Definition) -> None:
     """Keep the proposal as submitted, so reviewers can diff against the previous one."""
+    from ..extensions import db
     from ..models import ProposalSnapshot
 
-    # Snapshots are append-only and numbered from 1; (case, number) is unique.
-    case.snapshots.append(
-        ProposalSnapshot(number=len(case.snapshots) + 1, content=case.proposal_content())
+    # Numbered from 1; (case, number) is unique. Linking through `case` (not the
+    # collection) leaves earlier snapshots unloaded and orders the versioned case UPDATE
+    # before this INSERT, so a lost race fails as a version conflict.
+    last = db.session.scalar(
+        db.select(db.func.max(ProposalSnapshot.number)).where(ProposalSnapshot.case_id == case.id)
+    )
+    db.session.add(
+        ProposalSnapshot(case=case, number=(last or 0) + 1, content=case.proposal_content())
     )

@@ -74,7 +74,10 @@ class Case(db.Model):
 
     # Declared so the unit of work writes the versioned case UPDATE before a snapshot INSERT.
     snapshots: Mapped[list[ProposalSnapshot]] = relationship(
-        order_by="ProposalSnapshot.number", cascade="all, delete-orphan", passive_deletes=True
+        back_populates="case",
+        order_by="ProposalSnapshot.number",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
     )
 
     PROPOSAL_TEXT_FIELDS = (

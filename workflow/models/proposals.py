@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -8,6 +9,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..extensions import db
 from ._base import utcnow
 from .people import User
+
+if TYPE_CHECKING:
+    from .cases import Case
 
 
 class ProposalSnapshot(db.Model):
@@ -21,6 +25,8 @@ class ProposalSnapshot(db.Model):
     event_id: Mapped[int | None] = mapped_column(ForeignKey("audit_events.id"))
     content: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="snapshots")
 
 
 class Comment(db.Model):
