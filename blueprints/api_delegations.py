@@ -14,6 +14,7 @@ from workflow.models import Delegation, User
 from workflow.services import Blocked, WorkflowError
 from workflow.services import delegations as service
 
+from . import openapi
 from .api import ApiError, bp, iso_utc
 
 MAX_ID = 2147483647
@@ -142,26 +143,13 @@ def revoke_delegation(delegation_id: int):
 
 # ---------------------------------------------------------------- OpenAPI
 
-_ERROR = {"$ref": "#/components/schemas/Error"}
 _LANG = {"$ref": "#/components/parameters/lang"}
 _PERSON = {"$ref": "#/components/schemas/Person"}
 
 
-def _err(description: str) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": _ERROR}}}
-
-
-def _ok(schema: str, description: str) -> dict:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
-    }
-
-
-_401 = {
-    **_err("Missing or invalid bearer token."),
-    "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
-}
+_err = openapi.error_response
+_ok = openapi.response
+_401 = openapi.UNAUTHORIZED
 
 SCHEMAS = {
     "Delegation": {

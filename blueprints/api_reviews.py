@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 
 from workflow.services import WorkflowError, reviews
 
+from . import openapi
 from .api import CASE_ID, ApiError, _case_or_404, _has_nul, bp, case_summary, iso_utc
 
 MAX_BULK = 100
@@ -141,25 +142,12 @@ def endorsements():
 
 # ---------------------------------------------------------------- OpenAPI
 
-_ERROR = {"$ref": "#/components/schemas/Error"}
 _PARAMS = [{"$ref": "#/components/parameters/case_id"}, {"$ref": "#/components/parameters/lang"}]
 
 
-def _err(description: str) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": _ERROR}}}
-
-
-def _ok(schema: str, description: str) -> dict:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
-    }
-
-
-_401 = {
-    **_err("Missing or invalid bearer token."),
-    "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
-}
+_err = openapi.error_response
+_ok = openapi.response
+_401 = openapi.UNAUTHORIZED
 _SECTIONS = ["", *reviews.SECTIONS]
 
 SCHEMAS = {

@@ -20,6 +20,14 @@ def _error(description: str) -> dict:
     return _json(_ref("Error"), description)
 
 
+def response(schema_name: str, description: str) -> dict:
+    """A JSON response of a named component schema (for the api_* modules)."""
+    return _json(_ref(schema_name), description)
+
+
+error_response = _error
+
+
 def _nullable(schema: dict) -> dict:
     return {**schema, "nullable": True}
 
