@@ -285,20 +285,8 @@ def case_summary(case: Case) -> dict:
     }
 
 
-PROPOSAL_TEXT = (
-    "title",
-    "background_current",
-    "background_ideal",
-    "core_issue",
-    "objective_short",
-    "objective_medium",
-    "objective_long",
-    "benefits",
-    "scope",
-    "innovation",
-    "resources",
-)
-PROPOSAL_LISTS = ("stakeholders", "team", "risks")
+PROPOSAL_TEXT = Case.PROPOSAL_TEXT_FIELDS
+PROPOSAL_LISTS = Case.PROPOSAL_LIST_FIELDS
 
 
 def _milestone(m) -> dict:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from copy import deepcopy
 
+from workflow.models import Case
+
 MAX_CASE_ID = 2147483647
 
 
@@ -210,41 +212,15 @@ SCHEMAS = {
                     "proposal": {
                         "type": "object",
                         "required": [
-                            "title",
-                            "background_current",
-                            "background_ideal",
-                            "core_issue",
-                            "objective_short",
-                            "objective_medium",
-                            "objective_long",
-                            "benefits",
-                            "scope",
-                            "innovation",
-                            "resources",
-                            "stakeholders",
-                            "team",
-                            "risks",
+                            *Case.PROPOSAL_TEXT_FIELDS,
+                            *Case.PROPOSAL_LIST_FIELDS,
                         ],
                         "properties": {
-                            **{
-                                name: STRING
-                                for name in (
-                                    "title",
-                                    "background_current",
-                                    "background_ideal",
-                                    "core_issue",
-                                    "objective_short",
-                                    "objective_medium",
-                                    "objective_long",
-                                    "benefits",
-                                    "scope",
-                                    "innovation",
-                                    "resources",
-                                )
-                            },
-                            "stakeholders": {"type": "array", "items": {"type": "object"}},
-                            "team": {"type": "array", "items": {"type": "object"}},
-                            "risks": {"type": "array", "items": {"type": "object"}},
+                            **dict.fromkeys(Case.PROPOSAL_TEXT_FIELDS, STRING),
+                            **dict.fromkeys(
+                                Case.PROPOSAL_LIST_FIELDS,
+                                {"type": "array", "items": {"type": "object"}},
+                            ),
                         },
                     },
                     "milestones": {"type": "array", "items": _ref("Milestone")},
