@@ -216,6 +216,27 @@ def _has_bad_number(value) -> bool:
     return False
 
 
+def json_object(allowed: set[str], *, reject_nul: bool = True) -> dict:
+    """The request body as a JSON object with only `allowed` keys, or a 400 that says why."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        raise ApiError(400, _l("The request body must be a JSON object."))
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise ApiError(400, _l("The request body is not valid JSON.")) from None
+    if not isinstance(body, dict):
+        raise ApiError(400, _l("The request body must be a JSON object."))
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise ApiError(
+            400, _l("Unknown keys in the request body: %(keys)s.", keys=", ".join(unknown))
+        )
+    if reject_nul and _has_nul(body):
+        raise ApiError(400, _l("The request body must not contain NUL characters."))
+    return body
+
+
 def _action_body() -> tuple[str | None, dict]:
     raw = request.get_data(cache=True)
     if not raw.strip():

@@ -3,8 +3,6 @@ They attach to blueprints.api.bp and are described by PATHS/SCHEMAS below."""
 
 from __future__ import annotations
 
-import json
-
 from flask import g, jsonify, request
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload
@@ -15,7 +13,7 @@ from workflow.services import Blocked, WorkflowError
 from workflow.services import delegations as service
 
 from . import openapi
-from .api import ApiError, bp, iso_utc
+from .api import ApiError, bp, iso_utc, json_object
 
 MAX_ID = 2147483647
 DELEGATION_ID = f"<int(min=1, max={MAX_ID}):delegation_id>"
@@ -52,20 +50,7 @@ def delegation_json(d: Delegation, me: User, today) -> dict:
 
 
 def _body() -> dict:
-    raw = request.get_data(cache=True)
-    if not raw.strip():
-        raise ApiError(400, _l("The request body must be a JSON object."))
-    try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise ApiError(400, _l("The request body is not valid JSON.")) from None
-    if not isinstance(body, dict):
-        raise ApiError(400, _l("The request body must be a JSON object."))
-    unknown = sorted(set(body) - FIELDS)
-    if unknown:
-        raise ApiError(
-            400, _l("Unknown keys in the request body: %(keys)s.", keys=", ".join(unknown))
-        )
+    body = json_object(FIELDS, reject_nul=False)
     # NUL characters and the like in strings are the service's to refuse, field by field.
     for name in ("principal_id", "delegate_id"):
         value = body.get(name)

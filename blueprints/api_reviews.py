@@ -3,7 +3,6 @@ They attach to blueprints.api.bp and are described by PATHS/SCHEMAS below."""
 
 from __future__ import annotations
 
-import json
 from datetime import date
 
 from flask import g, jsonify, request
@@ -12,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from workflow.services import WorkflowError, reviews
 
 from . import openapi
-from .api import CASE_ID, ApiError, _case_or_404, _has_nul, bp, case_summary, iso_utc
+from .api import CASE_ID, ApiError, _case_or_404, bp, case_summary, iso_utc, json_object
 
 MAX_BULK = 100
 MAX_ID = 2147483647
@@ -25,26 +24,6 @@ def _is_date(value: str) -> bool:
     except ValueError:
         return False
     return len(value) == 10
-
-
-def _json_object(allowed: set[str]) -> dict:
-    raw = request.get_data(cache=True)
-    if not raw.strip():
-        raise ApiError(400, _l("The request body must be a JSON object."))
-    try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise ApiError(400, _l("The request body is not valid JSON.")) from None
-    if not isinstance(body, dict):
-        raise ApiError(400, _l("The request body must be a JSON object."))
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise ApiError(
-            400, _l("Unknown keys in the request body: %(keys)s.", keys=", ".join(unknown))
-        )
-    if _has_nul(body):
-        raise ApiError(400, _l("The request body must not contain NUL characters."))
-    return body
 
 
 def _comment(c) -> dict:
@@ -71,7 +50,7 @@ def comments(case_id: int):
     case = _case_or_404(case_id)
     if request.method == "GET":
         return jsonify({"items": [_comment(c) for c in reviews.comments_of(case)]})
-    body = _json_object({"body", "section"})
+    body = json_object({"body", "section"})
     text, section = body.get("body"), body.get("section", "")
     if not isinstance(text, str):
         raise ApiError(400, _l("body must be a string."))
@@ -97,7 +76,7 @@ def endorsements():
     if request.method == "GET":
         queue = reviews.endorsement_queue(g.api_user)
         return jsonify({"items": [case_summary(c) for c in queue]})
-    body = _json_object({"case_ids", "letter_number", "letter_date", "versions"})
+    body = json_object({"case_ids", "letter_number", "letter_date", "versions"})
     ids = body.get("case_ids")
     if not isinstance(ids, list) or not ids or len(ids) > MAX_BULK or not all(map(_is_id, ids)):
         raise ApiError(

@@ -15,14 +15,12 @@ import re
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.attributes import flag_modified
-from sqlalchemy.orm.exc import StaleDataError
 
 from ..extensions import db
 from ..models import Case, Milestone, User
 from .errors import Blocked, Conflict, Forbidden, NotAvailable
-from .workflow import definition_of
+from .workflow import definition_of, versioned_write
 
 TEXT_FIELDS = Case.PROPOSAL_TEXT_FIELDS
 TITLE_MAX = 300
@@ -307,20 +305,8 @@ def _commit(case: Case) -> int:
     # UPDATE the case row. Marking a case column modified forces the versioned UPDATE,
     # so every save bumps the version and a concurrent save on the old version fails.
     flag_modified(case, "title")
-    try:
+    with versioned_write(STALE):
         db.session.flush()
-        db.session.commit()
-    except StaleDataError:
-        db.session.rollback()
-        raise Conflict(STALE) from None
-    except OperationalError as exc:
-        db.session.rollback()
-        if "locked" in str(exc.orig).lower():
-            raise Conflict(STALE) from None
-        raise
-    except Exception:
-        db.session.rollback()
-        raise
     return case.version
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
@@ -29,6 +30,26 @@ FIELD_ERRORS = {
 }
 COMMENT_MAX = 5000
 CONFLICT = _l("Someone else changed this case meanwhile. Reload it and try again.")
+
+
+@contextmanager
+def versioned_write(conflict_message):
+    """Commit what the block wrote to a versioned case, or roll all of it back: a lost race
+    (the version moved, or SQLite's "database is locked") becomes Conflict."""
+    try:
+        yield
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        raise Conflict(conflict_message) from None
+    except OperationalError as exc:
+        db.session.rollback()
+        if "locked" in str(exc.orig).lower():
+            raise Conflict(conflict_message) from None
+        raise
+    except Exception:
+        db.session.rollback()
+        raise
 
 
 def definition_of(case: Case) -> Definition:
@@ -178,7 +199,7 @@ def perform(
     machine = registry.machine(case.definition_key, case.definition_version)
     source = case.state
     now = utcnow()
-    try:
+    with versioned_write(CONFLICT):
         # No autoflush while the case changes: the queries below (holidays, scores) would
         # otherwise flush a half-changed case, UPDATE it twice and bump its version twice.
         with db.session.no_autoflush:
@@ -209,19 +230,6 @@ def perform(
         db.session.flush()
         notes = notifications.queue_for_event(case, definition, event, actor, transition)
         event_id = event.id
-        db.session.commit()
-    except StaleDataError:
-        db.session.rollback()
-        raise Conflict(CONFLICT) from None
-    except OperationalError as exc:
-        db.session.rollback()
-        # SQLite answers a write-write collision with "database is locked".
-        if "locked" in str(exc.orig).lower():
-            raise Conflict(CONFLICT) from None
-        raise
-    except Exception:
-        db.session.rollback()
-        raise
     if notes:
         # After the commit, so a mail never announces an action that did not happen;
         # best effort, so a mail problem never fails the action.
