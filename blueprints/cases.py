@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -17,6 +18,18 @@ from workflow.services.actions import available_actions, is_overdue
 from ._web import is_htmx, label, page_or_fragment
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
+
+# Event data keys recorded by activities, as the timeline shows them.
+DATA_LABELS = {
+    "milestone": _l("Milestone"),
+    "status": _l("Status"),
+    "achieved_quantity": _l("Achieved"),
+    "unit": _l("Unit"),
+    "covered_on": _l("Date"),
+    "files": _l("Evidence"),
+    "previous_due_date": _l("Previous due date"),
+}
+HIDDEN_DATA = {"milestone_id", "report_id", "coverage_id", "document_ids"}
 
 
 def load_case(case_id: int) -> Case:
@@ -52,13 +65,17 @@ def timeline(case: Case, definition) -> list[dict]:
     ).all()
     rows = []
     for e in events:
-        transitions = [t for t in definition.transitions if t.trigger == e.trigger]
-        specs = {f.name: f for t in transitions for f in t.fields}
-        data = [(label(specs[k].labels) if k in specs else k, v) for k, v in (e.data or {}).items()]
+        labels = definition.labels_of(e.trigger)
+        specs = definition.fields_of(e.trigger)
+        data = [
+            (label(specs[k].labels) if k in specs else DATA_LABELS.get(k, k), v)
+            for k, v in (e.data or {}).items()
+            if k not in HIDDEN_DATA
+        ]
         rows.append(
             {
                 "event": e,
-                "action": label(transitions[0].labels) if transitions else e.trigger,
+                "action": label(labels) if labels else e.trigger,
                 "from": label(definition.state(e.from_state).labels)
                 if e.from_state and definition.has_state(e.from_state)
                 else e.from_state,
@@ -104,7 +121,7 @@ def act(case_id: int, trigger: str):
     if version is None:
         abort(400)
     definition = definition_of(case)
-    specs = {f.name: f for t in definition.transitions if t.trigger == trigger for f in t.fields}
+    specs = definition.fields_of(trigger)
     comment = request.form.get("comment")
     data = {name: request.form.get(name, "") for name in specs}
     try:
@@ -126,8 +143,8 @@ def act(case_id: int, trigger: str):
             exc.status,
             **status_context(case, error=error),
         )
-    transitions = [t for t in definition.transitions if t.trigger == trigger]
-    notice = _("Done: %(action)s.", action=label(transitions[0].labels))
+    labels = definition.labels_of(trigger)
+    notice = _("Done: %(action)s.", action=label(labels) if labels else trigger)
     if is_htmx():
         return page_or_fragment(
             "cases/show.html", "cases/_status.html", **status_context(case, notice=notice)

@@ -139,3 +139,32 @@ def score_case(world: World, values=(90, 85, 80)) -> None:
                   aspect="overall", value=value)
         )
     db.session.commit()
+
+
+ENDORSE_DATA = {"letter_number": "800/123/DPMD", "letter_date": "2026-03-05"}
+
+
+def to_implementation(world: World) -> None:
+    """Submit, approve and endorse the world's case through perform()."""
+    from workflow.services import perform
+
+    perform(world.case, "submit", world.trainee)
+    perform(world.case, "approve", world.mentor)
+    perform(world.case, "endorse", world.executive, data=dict(ENDORSE_DATA))
+
+
+def add_coverage_milestone(case, units=("Balik Bukit", "Sukau", "Lumbok Seminung", "Suoh")):
+    """A short-term milestone over units to cover (as the Lampung Barat kecamatan)."""
+    m = Milestone(
+        position=len(case.milestones),
+        term="short",
+        activity="Sosialisasi ke kecamatan",
+        output="Berita acara",
+        target_date=date(2026, 5, 4),
+        target_quantity=len(units),
+        target_unit="kecamatan",
+        units=list(units),
+    )
+    case.milestones.append(m)
+    db.session.commit()
+    return m

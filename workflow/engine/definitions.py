@@ -143,6 +143,39 @@ class Transition(_Strict):
         return self.comment != "none" or bool(self.fields)
 
 
+class Activity(_Strict):
+    """An action inside a state that does not move the case (report progress on a
+    milestone, verify it, extend a deadline). It goes through perform() like a transition:
+    roles, input checks, audit event, notifications, one commit; its handler (registered by
+    name, like guards) validates and applies the change."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    labels: Labels
+    states: tuple[str, ...] = Field(min_length=1)
+    roles: tuple[str, ...] = Field(min_length=1)
+    # "case": a button on the case page; "milestone": offered per milestone.
+    scope: Literal["case", "milestone"] = "milestone"
+    comment: Literal["none", "optional", "required"] = "none"
+    fields: tuple[FieldSpec, ...] = ()
+    notify: tuple[str, ...] = ()
+    style: Literal["primary", "secondary", "danger"] = "secondary"
+
+    @property
+    def trigger(self) -> str:
+        return self.key
+
+    @property
+    def needs_form(self) -> bool:
+        return self.comment != "none" or bool(self.fields)
+
+
+class MilestoneRules(_Strict):
+    """Deadlines of a milestone once reported or returned, in working days."""
+
+    verify_within: int = Field(default=3, ge=1, le=60)
+    fix_within: int = Field(default=5, ge=1, le=60)
+
+
 class Band(_Strict):
     above: float | None
     labels: Labels
@@ -178,17 +211,21 @@ class Definition(_Strict):
     states: tuple[State, ...] = Field(min_length=1)
     transitions: tuple[Transition, ...] = Field(min_length=1)
     scoring: Scoring | None = None
+    activities: tuple[Activity, ...] = ()
+    milestones: MilestoneRules = MilestoneRules()
     source: str = ""
 
     _states: dict[str, State] = PrivateAttr()
     _phases: dict[str, Phase] = PrivateAttr()
     _by_source: dict[tuple[str, str], list[Transition]] = PrivateAttr()
+    _activities: dict[str, Activity] = PrivateAttr()
 
     # Derived lookups, built once after validation.
     def model_post_init(self, _ctx) -> None:
         self._states = {s.key: s for s in self.states}
         self._phases = {p.key: p for p in self.phases}
         self._by_source = {}
+        self._activities = {a.key: a for a in self.activities}
         for t in self.transitions:
             for s in t.sources:
                 self._by_source.setdefault((s, t.trigger), []).append(t)
@@ -209,6 +246,28 @@ class Definition(_Strict):
     def candidates(self, state: str, trigger: str) -> list[Transition]:
         return self._by_source.get((state, trigger), [])
 
+    def activity(self, key: str) -> Activity | None:
+        return self._activities.get(key)
+
+    def activities_in(self, state: str, scope: str | None = None) -> list[Activity]:
+        return [
+            a for a in self.activities if state in a.states and (scope is None or a.scope == scope)
+        ]
+
+    def labels_of(self, trigger: str) -> Labels | None:
+        """The label of a trigger or activity (for timelines and notifications)."""
+        if trigger in self._activities:
+            return self._activities[trigger].labels
+        for t in self.transitions:
+            if t.trigger == trigger:
+                return t.labels
+        return None
+
+    def fields_of(self, trigger: str) -> dict[str, FieldSpec]:
+        if trigger in self._activities:
+            return {f.name: f for f in self._activities[trigger].fields}
+        return {f.name: f for t in self.transitions if t.trigger == trigger for f in t.fields}
+
     def transitions_from(self, state: str) -> list[Transition]:
         return [t for t in self.transitions if state in t.sources]
 
@@ -224,7 +283,12 @@ def _fail(source: str, item: str, message: str) -> DefinitionError:
     return DefinitionError(f"{source}: {item}: {message}")
 
 
-def _check_semantics(d: Definition, known_guards: set[str], known_effects: set[str]) -> None:
+def _check_semantics(
+    d: Definition,
+    known_guards: set[str],
+    known_effects: set[str],
+    known_activities: set[str] | None = None,
+) -> None:
     src = d.source
     state_keys = [s.key for s in d.states]
     for key in {k for k in state_keys if state_keys.count(k) > 1}:
@@ -263,6 +327,28 @@ def _check_semantics(d: Definition, known_guards: set[str], known_effects: set[s
         for f in t.fields:
             if f.type == "choice" and not f.choices:
                 raise _fail(src, f"{item}.fields.{f.name}", "a choice field needs choices")
+    triggers = set(d.triggers)
+    seen_keys: set[str] = set()
+    for i, a in enumerate(d.activities):
+        item = f"activities[{i}] ({a.key})"
+        if a.key in seen_keys:
+            raise _fail(src, item, "activity declared twice")
+        seen_keys.add(a.key)
+        if a.key in triggers:
+            raise _fail(src, item, "an activity cannot share its key with a transition")
+        if known_activities is not None and a.key not in known_activities:
+            raise _fail(src, item, f"unknown activity {a.key!r} (no handler registered)")
+        for s in a.states:
+            if s not in state_keys:
+                raise _fail(src, item, f"unknown state {s!r}")
+            if d.state(s).terminal:
+                raise _fail(src, item, f"terminal state {s!r} admits no activity")
+        for role in (*a.roles, *a.notify):
+            if role not in ROLES:
+                raise _fail(src, item, f"unknown role {role!r}")
+        names = [f.name for f in a.fields]
+        if len(names) != len(set(names)):
+            raise _fail(src, item, "a field is declared twice")
     # Two transitions for one trigger and source must be told apart by their guards.
     for (source, trigger), ts in d._by_source.items():
         guard_sets = [frozenset(t.guards) for t in ts]
@@ -324,8 +410,12 @@ def _item(raw: dict, loc: tuple) -> str:
 
 
 def load_definition(
-    path: str | Path, known_guards: set[str] | None = None, known_effects: set[str] | None = None
+    path: str | Path,
+    known_guards: set[str] | None = None,
+    known_effects: set[str] | None = None,
+    known_activities: set[str] | None = None,
 ) -> Definition:
+    from .activities import registered_activities
     from .guards import EFFECTS, GUARDS
 
     path = Path(path)
@@ -345,6 +435,7 @@ def load_definition(
         definition,
         set(GUARDS) if known_guards is None else known_guards,
         set(EFFECTS) if known_effects is None else known_effects,
+        registered_activities() if known_activities is None else known_activities,
     )
     return definition
 

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from ._base import utcnow
+from .implementation import FinalReport, MilestoneReport, UnitCoverage
 from .people import User
 from .programs import Cohort, Group
 from .proposals import ProposalSnapshot
@@ -72,6 +73,10 @@ class Case(db.Model):
         back_populates="case", order_by="Milestone.position", cascade="all, delete-orphan"
     )
 
+    final_report: Mapped[FinalReport | None] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True
+    )
+
     # Declared so the unit of work writes the versioned case UPDATE before a snapshot INSERT.
     snapshots: Mapped[list[ProposalSnapshot]] = relationship(
         back_populates="case",
@@ -124,8 +129,22 @@ class Milestone(db.Model):
     status: Mapped[str] = mapped_column(String(20), default="planned")
     achieved_quantity: Mapped[float | None]
     closing_note: Mapped[str] = mapped_column(Text, default="")
+    # The next deadline of whoever must act on it: the trainee (target date, or the fix
+    # date after a return) or the mentor (verify by). None once closed.
+    due_date: Mapped[date | None]
+    # The mentor's comment when returned, shown on top of the trainee's page until fixed.
+    return_comment: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime | None]
 
     case: Mapped[Case] = relationship(back_populates="milestones")
+    reports: Mapped[list[MilestoneReport]] = relationship(
+        order_by="MilestoneReport.number", cascade="all, delete-orphan", passive_deletes=True
+    )
+    coverages: Mapped[list[UnitCoverage]] = relationship(
+        order_by="UnitCoverage.covered_on, UnitCoverage.id",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
 
     def as_dict(self) -> dict:
         return {
@@ -137,6 +156,15 @@ class Milestone(db.Model):
             "target_unit": self.target_unit,
             "units": list(self.units or []),
         }
+
+    @property
+    def covered_units(self) -> list[str]:
+        return [c.unit for c in self.coverages]
+
+    @property
+    def remaining_units(self) -> list[str]:
+        covered = set(self.covered_units)
+        return [u for u in (self.units or []) if u not in covered]
 
     @property
     def is_closed(self) -> bool:

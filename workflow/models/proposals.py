@@ -12,6 +12,7 @@ from .people import User
 
 if TYPE_CHECKING:
     from .cases import Case
+    from .implementation import MilestoneReport
 
 
 class ProposalSnapshot(db.Model):
@@ -77,10 +78,25 @@ class Document(db.Model):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     event_id: Mapped[int | None] = mapped_column(ForeignKey("audit_events.id"))
     kind: Mapped[str] = mapped_column(String(30))
+    # Evidence belongs to a milestone, and to the report (or covered unit) it came with.
+    milestone_id: Mapped[int | None] = mapped_column(
+        ForeignKey("milestones.id", ondelete="CASCADE"), index=True
+    )
+    report_id: Mapped[int | None] = mapped_column(
+        ForeignKey("milestone_reports.id", ondelete="CASCADE"), index=True
+    )
     original_name: Mapped[str] = mapped_column(String(255))
     stored_name: Mapped[str] = mapped_column(String(80), unique=True)
     content_type: Mapped[str] = mapped_column(String(100))
     size: Mapped[int]
     sha256: Mapped[str] = mapped_column(String(64))
+    # A small JPEG we rendered ourselves from image evidence (never the upload itself).
+    thumb_name: Mapped[str | None] = mapped_column(String(80))
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    report: Mapped[MilestoneReport | None] = relationship(back_populates="documents")
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")

@@ -75,6 +75,18 @@ def available_actions(case: Case, user: User | None) -> list[Action]:
                 blocked_reasons=[] if chosen is not None else list(reasons),
             )
         )
+    # Case-wide activities (e.g. the organizer extending a deadline) sit beside them.
+    for act in definition.activities_in(case.state, "case"):
+        if roles & set(act.roles):
+            actions.append(
+                Action(
+                    trigger=act.key,
+                    labels=act.labels,
+                    style=act.style,
+                    comment=act.comment,
+                    fields=act.fields,
+                )
+            )
     return actions
 
 

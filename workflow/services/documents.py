@@ -1,4 +1,5 @@
-"""Uploaded files (the signed endorsement letter): checked by content, stored whole or not at all.
+"""Uploaded files (signed endorsement letters, milestone evidence): the type is decided by
+the content, never the name; stored under generated names with a checksum, whole or not at all.
 
 A file is written under a temporary name, its row committed, then renamed into place; any
 failure removes what was written, so there is never a row without a file nor a stray file.
@@ -7,9 +8,12 @@ failure removes what was written, so there is never a row without a file nor a s
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import secrets
 import unicodedata
+import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from flask import current_app
@@ -39,17 +43,129 @@ def upload_dir() -> Path:
     return Path(folder)
 
 
-def clean_name(raw: str | None, fallback: str = "document.pdf") -> str:
-    """The user's file name without any path, control or format characters; ends in .pdf."""
+def clean_name(raw: str | None, fallback: str = "document.pdf", ext: str | None = ".pdf") -> str:
+    """The user's file name without any path, control or format characters; ends in `ext`."""
     name = (raw or "").replace("\\", "/").split("/")[-1]
     name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
     name = name.strip().lstrip(".").strip()
     if not name:
         name = fallback
-    if not name.lower().endswith(".pdf"):
-        name += ".pdf"
+    if ext and not name.lower().endswith(ext):
+        name += ext
     if len(name) > NAME_MAX:
-        name = name[: NAME_MAX - 4].rstrip() + ".pdf"
+        keep = NAME_MAX - len(ext or "")
+        name = name[:keep].rstrip() + (ext or "")
+    return name
+
+
+@dataclass(frozen=True)
+class FileType:
+    ext: str
+    content_type: str
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")
+
+
+TYPES = {
+    "pdf": FileType("pdf", PDF),
+    "jpg": FileType("jpg", "image/jpeg"),
+    "png": FileType("png", "image/png"),
+    "docx": FileType(
+        "docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    ),
+    "xlsx": FileType("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    "pptx": FileType(
+        "pptx", "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+    ),
+    "odt": FileType("odt", "application/vnd.oasis.opendocument.text"),
+    "ods": FileType("ods", "application/vnd.oasis.opendocument.spreadsheet"),
+    "odp": FileType("odp", "application/vnd.oasis.opendocument.presentation"),
+}
+EVIDENCE_TYPES = tuple(TYPES)
+# What the file picker offers (phones open the camera or gallery for image/*).
+EVIDENCE_ACCEPT = (
+    "image/jpeg,image/png,application/pdf,.pdf,.jpg,.jpeg,.png,.docx,.xlsx,.pptx,.odt,.ods,.odp"
+)
+OOXML_PARTS = {
+    "word/document.xml": "docx",
+    "xl/workbook.xml": "xlsx",
+    "ppt/presentation.xml": "pptx",
+}
+THUMB_SIZE = (320, 320)
+
+
+def _image_ok(data: bytes, fmt: str) -> bool:
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            if img.format != fmt:
+                return False
+            img.verify()
+        return True
+    except Exception:  # Pillow raises many kinds for a broken file
+        return False
+
+
+def _office_type(data: bytes) -> str | None:
+    """docx/xlsx/pptx or OpenDocument, by the archive's parts; macro-enabled ones are refused."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = set(archive.namelist())
+            if "mimetype" in names:
+                mimetype = archive.read("mimetype")[:100].decode("ascii", "replace").strip()
+                for ext in ("odt", "ods", "odp"):
+                    if mimetype == TYPES[ext].content_type:
+                        return ext
+                return None
+            if "[Content_Types].xml" not in names or any(
+                n.lower().endswith("vbaproject.bin") for n in names
+            ):
+                return None
+            for part, ext in OOXML_PARTS.items():
+                if part in names:
+                    return ext
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None
+    return None
+
+
+def sniff(data: bytes) -> FileType | None:
+    """The type of an upload from its bytes: one of TYPES, or None."""
+    if looks_like_pdf(data):
+        return TYPES["pdf"]
+    if data.startswith(b"\xff\xd8\xff") and _image_ok(data, "JPEG"):
+        return TYPES["jpg"]
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and _image_ok(data, "PNG"):
+        return TYPES["png"]
+    if data.startswith(b"PK\x03\x04"):
+        ext = _office_type(data)
+        return TYPES[ext] if ext else None
+    return None
+
+
+def thumbnail(data: bytes) -> bytes:
+    """A small JPEG of an image, upright as the phone held it, without its metadata."""
+    from PIL import Image, ImageOps
+
+    with Image.open(io.BytesIO(data)) as img:
+        img = ImageOps.exif_transpose(img)
+        img.thumbnail(THUMB_SIZE)
+        if img.mode not in ("RGB", "L"):
+            img = img.convert("RGB")
+        out = io.BytesIO()
+        img.save(out, "JPEG", quality=80)
+        return out.getvalue()
+
+
+def evidence_name(raw: str | None, ftype: FileType) -> str:
+    """The user's name, cleaned, ending in the extension of what the file really is."""
+    name = clean_name(raw, fallback="bukti", ext=None)
+    known = {"jpg": (".jpg", ".jpeg"), "pdf": (".pdf",)}.get(ftype.ext, (f".{ftype.ext}",))
+    if not name.lower().endswith(known):
+        name = name[: NAME_MAX - len(ftype.ext) - 1] + "." + ftype.ext
     return name
 
 
@@ -58,8 +174,8 @@ def looks_like_pdf(data: bytes) -> bool:
     return data.startswith(b"%PDF-") and b"%%EOF" in data[-2048:]
 
 
-def read_upload(file_storage) -> tuple[bytes, str]:
-    """Read and check an uploaded PDF: (content, clean original name), or UploadRejected."""
+def _read_checked(file_storage) -> bytes:
+    """The bytes of an upload within the size limit, with a harmless name, or UploadRejected."""
     if file_storage is None or not getattr(file_storage, "filename", ""):
         raise UploadRejected(_l("Choose a file to upload."))
     raw_name = file_storage.filename
@@ -77,6 +193,12 @@ def read_upload(file_storage) -> tuple[bytes, str]:
         raise UploadRejected(_l("The file is too large (at most %(mb)s MB).", mb=f"{mb:g}"))
     if not data:
         raise UploadRejected(_l("The file is empty."))
+    return data
+
+
+def read_upload(file_storage) -> tuple[bytes, str]:
+    """Read and check an uploaded PDF: (content, clean original name), or UploadRejected."""
+    data = _read_checked(file_storage)
     if not looks_like_pdf(data):
         raise UploadRejected(_l("The file is not a PDF. Upload the signed letter as a PDF."))
     return data, clean_name(file_storage.filename)
@@ -147,3 +269,70 @@ def documents_of(case: Case, kind: str | None = None) -> list[Document]:
     if kind:
         query = query.where(Document.kind == kind)
     return list(db.session.scalars(query.order_by(Document.created_at, Document.id)))
+
+
+def read_evidence(file_storage) -> tuple[bytes, str, FileType]:
+    """Read and check one evidence file: (content, clean name, type), or UploadRejected."""
+    data = _read_checked(file_storage)
+    ftype = sniff(data)
+    if ftype is None:
+        raise UploadRejected(
+            _l(
+                "“%(name)s” is not a PDF, JPEG/PNG photo or Office document (docx, xlsx, "
+                "pptx, odt, ods, odp). Its content decides, not its name.",
+                name=clean_name(file_storage.filename, ext=None),
+            )
+        )
+    return data, evidence_name(file_storage.filename, ftype), ftype
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "xb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def stage_evidence(
+    case: Case, user: User, upload: tuple[bytes, str, FileType], written: list[Path], **links
+) -> Document:
+    """Write a checked evidence file (and its thumbnail) under generated names and add its
+    row to the session, uncommitted. The caller commits, or removes `written` on failure,
+    so a file is recorded completely or not at all."""
+    data, name, ftype = upload
+    folder = upload_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_hex(16)
+    stored = f"{token}.{ftype.ext}"
+    path = folder / stored
+    _write_synced(path, data)
+    written.append(path)
+    thumb_name = None
+    if ftype.is_image:
+        try:
+            small = thumbnail(data)
+        except Exception:  # Pillow checked the header but cannot render the picture
+            raise UploadRejected(
+                _l("“%(name)s” could not be read as an image. Take or export it again.", name=name)
+            ) from None
+        thumb_name = f"{token}.thumb.jpg"
+        _write_synced(folder / thumb_name, small)
+        written.append(folder / thumb_name)
+    document = Document(
+        case_id=case.id,
+        kind="evidence",
+        original_name=name,
+        stored_name=stored,
+        content_type=ftype.content_type,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        uploaded_by_id=user.id,
+        thumb_name=thumb_name,
+        **links,
+    )
+    db.session.add(document)
+    return document
+
+
+def thumb_path_of(document: Document) -> Path | None:
+    return upload_dir() / document.thumb_name if document.thumb_name else None

@@ -28,3 +28,9 @@ class Blocked(WorkflowError):
 
 class Conflict(WorkflowError):
     status = 409
+
+
+class Missing(WorkflowError):
+    """The thing named is not part of this case (another's milestone): a 404."""
+
+    status = 404

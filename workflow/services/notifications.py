@@ -188,9 +188,11 @@ def describe(item: Item, lang: str) -> dict:
             except LookupError:  # a definition no longer loaded: fall back to the keys
                 definition = None
         if event is not None and definition is not None:
-            transition = _transition_of(definition, event)
+            transition = definition.activity(event.trigger) or _transition_of(definition, event)
             if transition is not None:
                 action = transition.labels.get(lang)
+            if (event.data or {}).get("milestone"):
+                action = f"{action}: {event.data['milestone']}"
             if definition.has_state(event.to_state):
                 state = definition.state(event.to_state).labels.get(lang)
         elif event is not None:

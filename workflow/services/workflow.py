@@ -7,10 +7,12 @@ from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..engine import Outcome, evaluate, registry
-from ..engine.definitions import Definition, Transition
+from ..engine.activities import ACTIVITIES, ActivityContext
+from ..engine.definitions import Activity, Definition, Transition
 from ..engine.guards import EFFECTS, GUARDS
 from ..extensions import db
 from ..models import AuditEvent, Case, Institution, InstitutionHoliday, Program, User
@@ -168,9 +170,17 @@ def perform(
     comment: str | None = None,
     data: dict | None = None,
     expected_version: int | None = None,
+    files: list | None = None,
 ) -> AuditEvent:
-    """Fire `trigger` on `case` as `actor`, or raise a typed refusal having written nothing."""
+    """Fire `trigger` on `case` as `actor`, or raise a typed refusal having written nothing.
+    A trigger may also name an activity of the definition (an action that keeps the state):
+    it passes the same checks and leaves the same audit trail."""
     definition = definition_of(case)
+    activity = definition.activity(trigger)
+    if activity is not None:
+        return _perform_activity(
+            case, definition, activity, actor, comment, data, expected_version, files or []
+        )
     # Only the roles this trigger admits matter here; looking for no others saves queries.
     admitted = {r for t in definition.candidates(case.state, trigger) for r in t.roles}
     own, acting = roles_and_principals(actor, case, among=admitted)
@@ -233,5 +243,82 @@ def perform(
     if notes:
         # After the commit, so a mail never announces an action that did not happen;
         # best effort, so a mail problem never fails the action.
+        mail.deliver_for_event(event_id)
+    return event
+
+
+def _perform_activity(
+    case: Case,
+    definition: Definition,
+    activity: Activity,
+    actor: User,
+    comment: str | None,
+    data: dict | None,
+    expected_version: int | None,
+    files: list,
+) -> AuditEvent:
+    own, acting = roles_and_principals(actor, case, among=set(activity.roles))
+    roles = own | set(acting)
+    if case.state not in activity.states:
+        raise NotAvailable(_l("This action is not available in the current state."))
+    if not roles:
+        raise Forbidden(_l("You may not take this action on this case."))
+    if expected_version is not None and expected_version != case.version:
+        raise Conflict(CONFLICT)
+    clean_comment, clean_data, field_errors = check_input(activity, comment, data)
+    if field_errors:
+        raise Blocked(
+            _l("Some fields need your attention."), list(field_errors.values()), field_errors
+        )
+    on_behalf_of_id = None if own else next(iter(acting.values()))
+    context = ActivityContext(
+        case=case,
+        definition=definition,
+        activity=activity,
+        actor=actor,
+        roles=roles,
+        comment=clean_comment,
+        data=clean_data,
+        raw=data if isinstance(data, dict) else {},
+        files=files,
+    )
+    now = utcnow()
+    try:
+        with versioned_write(CONFLICT):
+            # Claim the case first: a racing writer fails here as a version conflict,
+            # before the handler's rows could collide on their own unique keys.
+            flag_modified(case, "audit_head")
+            db.session.flush()
+            with db.session.no_autoflush:
+                result = ACTIVITIES[activity.key](context)
+                event = chain_event(
+                    case,
+                    AuditEvent(
+                        actor_id=actor.id,
+                        on_behalf_of_id=on_behalf_of_id,
+                        trigger=activity.key,
+                        from_state=case.state,
+                        to_state=case.state,
+                        comment=clean_comment,
+                        data=result.data,
+                        created_at=now,
+                    ),
+                )
+            # As in perform(): the versioned case UPDATE first, then the event.
+            db.session.flush()
+            db.session.add(event)
+            db.session.flush()
+            for row, attribute in result.link:
+                setattr(row, attribute, event.id)
+            notes = []
+            if result.notify and activity.notify:
+                notes = notifications.queue_for_event(case, definition, event, actor, activity)
+            event_id = event.id
+    except BaseException:
+        # Nothing was recorded, so nothing may stay on disk either.
+        for path in context.written:
+            path.unlink(missing_ok=True)
+        raise
+    if notes:
         mail.deliver_for_event(event_id)
     return event
