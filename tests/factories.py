@@ -91,9 +91,7 @@ class World:
             cohort=self.cohort, name="Kelompok 1", coach=self.coach, examiner=self.examiner
         )
         db.session.add(self.group)
-        db.session.add(
-            CohortMember(cohort=self.cohort, user=self.organizer, role="organizer")
-        )
+        db.session.add(CohortMember(cohort=self.cohort, user=self.organizer, role="organizer"))
         agency = Agency(name="DPMD Kutai Kartanegara")
         db.session.add(agency)
         self.trainee.agency = agency
@@ -135,8 +133,13 @@ def fill_proposal(case) -> None:
 def score_case(world: World, values=(90, 85, 80)) -> None:
     for role, value in zip(("examiner", "coach", "mentor"), values, strict=True):
         db.session.add(
-            Score(case_id=world.case.id, evaluator_id=world.by_role(role).id, role=role,
-                  aspect="overall", value=value)
+            Score(
+                case_id=world.case.id,
+                evaluator_id=world.by_role(role).id,
+                role=role,
+                aspect="overall",
+                value=value,
+            )
         )
     db.session.commit()
 

@@ -46,8 +46,15 @@ class TestServer:
     def start(self) -> str:
         self._run(_bin("initdb"), "-D", self.data, "-U", "aksi", "-A", "trust", "-E", "UTF8")
         self._run(
-            _bin("pg_ctl"), "-D", self.data, "-w", "-l", os.path.join(self.root, "log"),
-            "-o", f"-p {self.port} -k {self.root} -h 127.0.0.1 -F", "start",
+            _bin("pg_ctl"),
+            "-D",
+            self.data,
+            "-w",
+            "-l",
+            os.path.join(self.root, "log"),
+            "-o",
+            f"-p {self.port} -k {self.root} -h 127.0.0.1 -F",
+            "start",
         )
         self._run(_bin("createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "aksi", "aksi")
         return f"postgresql+psycopg://aksi@127.0.0.1:{self.port}/aksi"

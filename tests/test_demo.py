@@ -23,13 +23,23 @@ from workflow.models import (
 from workflow.permissions import cases_awaiting
 from workflow.services import demo
 
-KUKAR_TITLE = (
-    "Penataan Tata Kelola Perencanaan Pembangunan Desa dengan Pembinaan Secara Terpadu"
-)
+KUKAR_TITLE = "Penataan Tata Kelola Perencanaan Pembangunan Desa dengan Pembinaan Secara Terpadu"
 LAMBAR_KECAMATAN = {
-    "Balik Bukit", "Sukau", "Lumbok Seminung", "Belalau", "Batu Brak", "Kebun Tebu",
-    "Sumber Jaya", "Way Tenong", "Air Hitam", "Gedung Surian", "Pagar Dewa",
-    "Bandar Negeri Suoh", "Suoh", "Batu Ketulis", "Sekincau",
+    "Balik Bukit",
+    "Sukau",
+    "Lumbok Seminung",
+    "Belalau",
+    "Batu Brak",
+    "Kebun Tebu",
+    "Sumber Jaya",
+    "Way Tenong",
+    "Air Hitam",
+    "Gedung Surian",
+    "Pagar Dewa",
+    "Bandar Negeri Suoh",
+    "Suoh",
+    "Batu Ketulis",
+    "Sekincau",
 }
 # What each demo account is there to do: states it must find among the cases awaiting it.
 AWAITING = {
@@ -46,8 +56,19 @@ AWAITING = {
 def counts() -> dict[str, int]:
     return {
         model.__name__: db.session.scalar(select(func.count()).select_from(model))
-        for model in (Institution, Region, User, Cohort, Group, CohortMember, Case, Milestone,
-                      AuditEvent, Notification, Score)
+        for model in (
+            Institution,
+            Region,
+            User,
+            Cohort,
+            Group,
+            CohortMember,
+            Case,
+            Milestone,
+            AuditEvent,
+            Notification,
+            Score,
+        )
     }
 
 
@@ -127,8 +148,9 @@ def test_demo_content(app):
         select(User).where(User.username.not_in([u for u, _ in demo.ACCOUNTS])).limit(20)
     ).all()
     assert others and not any(u.check_password(demo.PASSWORD) for u in others)
-    assert all(u.nip and len(u.nip) == 18 and u.nip.isdigit()
-               for u in db.session.scalars(select(User)))
+    assert all(
+        u.nip and len(u.nip) == 18 and u.nip.isdigit() for u in db.session.scalars(select(User))
+    )
 
 
 def test_demo_showcase_cases(app):
@@ -146,8 +168,11 @@ def test_demo_showcase_cases(app):
     assert endorse.actor_id == kukar.executive_id
     assert endorse.data["letter_number"] and endorse.data["letter_date"]
 
-    milestone = db.session.scalar(select(Milestone).where(Milestone.target_unit == "kecamatan",
-                                                          Milestone.target_quantity == 15))
+    milestone = db.session.scalar(
+        select(Milestone).where(
+            Milestone.target_unit == "kecamatan", Milestone.target_quantity == 15
+        )
+    )
     assert milestone is not None and set(milestone.units) == LAMBAR_KECAMATAN
     assert len(milestone.units) == 15
     case = milestone.case

@@ -95,7 +95,9 @@ def test_coverage_reads_remaining(started):
             data={"milestone_id": m.id, "unit": unit, "covered_on": "2026-04-14"},
         )
     assert m.achieved_quantity == 3
-    assert ms.progress_text(m) == "3 dari 4 kecamatan — tersisa: Sukau" or "Sukau" in ms.progress_text(m)
+    assert ms.progress_text(
+        m
+    ) == "3 dari 4 kecamatan — tersisa: Sukau" or "Sukau" in ms.progress_text(m)
 
 
 @pytest.mark.parametrize(
@@ -105,8 +107,15 @@ def test_coverage_reads_remaining(started):
         ({"status": "reported", "achieved_quantity": "1", "narrative": ""}, "narrative"),
         ({"status": "done"}, "status"),
         ({"status": "not_achieved", "narrative": ""}, "narrative"),
-        ({"status": "reported", "achieved_quantity": "1", "narrative": "x",
-          "report_date": "2026-05-01"}, "report_date"),
+        (
+            {
+                "status": "reported",
+                "achieved_quantity": "1",
+                "narrative": "x",
+                "report_date": "2026-05-01",
+            },
+            "report_date",
+        ),
     ],
 )
 @time_machine.travel(TODAY)
@@ -114,7 +123,9 @@ def test_bad_report_writes_nothing(started, app, data, field):
     m = started.case.milestones[0]
     before, version = counts(), started.case.version
     with pytest.raises(Blocked) as err:
-        perform(started.case, "report_progress", started.trainee, data={"milestone_id": m.id, **data})
+        perform(
+            started.case, "report_progress", started.trainee, data={"milestone_id": m.id, **data}
+        )
     assert field in err.value.fields
     db.session.rollback()
     assert counts() == before and started.case.version == version
@@ -139,7 +150,12 @@ def test_bad_upload_stores_nothing(started, app, data, name):
             started.case,
             "report_progress",
             started.trainee,
-            data={"milestone_id": m.id, "status": "reported", "achieved_quantity": 1, "narrative": "x"},
+            data={
+                "milestone_id": m.id,
+                "status": "reported",
+                "achieved_quantity": 1,
+                "narrative": "x",
+            },
             files=[upload(PDF, "ok.pdf"), upload(data, name)],
         )
     assert "files" in err.value.fields

@@ -14,16 +14,28 @@ PLACEHOLDER = re.compile(r"%\(\w+\)[sd]")
 def test_every_string_in_the_code_is_translated_to_indonesian(tmp_path):
     pot = tmp_path / "messages.pot"
     subprocess.run(
-        [str(Path(sys.executable).parent / "pybabel"), "extract", "-F", "babel.cfg",
-         "-k", "_l", "-o", str(pot), "."],
-        cwd=ROOT, check=True, capture_output=True,
+        [
+            str(Path(sys.executable).parent / "pybabel"),
+            "extract",
+            "-F",
+            "babel.cfg",
+            "-k",
+            "_l",
+            "-o",
+            str(pot),
+            ".",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
     )
     with pot.open("rb") as f:
         wanted = {m.id for m in read_po(f) if m.id}
     with (ROOT / "translations/id/LC_MESSAGES/messages.po").open("rb") as f:
         catalog = read_po(f, locale="id")
     missing = sorted(
-        m for m in wanted
+        m
+        for m in wanted
         if m not in catalog or not catalog[m].string or "fuzzy" in catalog[m].flags
     )
     assert not missing, f"untranslated (run `make messages` and translate): {missing}"
