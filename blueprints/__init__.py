@@ -16,6 +16,8 @@ MODULES = (
     "review",
     "inbox",
     "proposal",
+    "implementation",
+    "final_report",
 )
 
 

@@ -473,4 +473,10 @@ def list_events(case_id: int):
 
 # Routes of later capabilities live beside their OpenAPI paths in their own modules and
 # attach to this blueprint; importing them here registers them before the app does.
-from . import api_delegations, api_notifications, api_proposals, api_reviews  # noqa: E402, F401
+from . import (  # noqa: E402, F401
+    api_delegations,
+    api_implementation,
+    api_notifications,
+    api_proposals,
+    api_reviews,
+)

@@ -449,7 +449,13 @@ SPEC = {
 
 # Route modules that extend the API (blueprints/api_*.py) each declare their own PATHS and
 # SCHEMAS; the document is their union, so a route and its description live side by side.
-EXTENSIONS = ("api_proposals", "api_reviews", "api_delegations", "api_notifications")
+EXTENSIONS = (
+    "api_proposals",
+    "api_reviews",
+    "api_delegations",
+    "api_notifications",
+    "api_implementation",
+)
 
 
 def spec() -> dict:
