@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 import time_machine
+from flask_babel import force_locale
 from PIL import Image
 from werkzeug.datastructures import FileStorage
 
@@ -94,10 +95,161 @@ def test_coverage_reads_remaining(started):
             started.trainee,
             data={"milestone_id": m.id, "unit": unit, "covered_on": "2026-04-14"},
         )
-    assert m.achieved_quantity == 3
-    assert ms.progress_text(
-        m
-    ) == "3 dari 4 kecamatan — tersisa: Sukau" or "Sukau" in ms.progress_text(m)
+    assert m.achieved_quantity == 3 and m.status == "in_progress"
+    with force_locale("en"):
+        assert ms.progress_text(m) == "3 of 4 kecamatan — remaining: Sukau"
+    # A unit not in the list, or one covered already: refused, nothing written.
+    before = counts()
+    for unit, message in (("Kota Bumi", "not one of"), ("Suoh", "covered already")):
+        with pytest.raises(Blocked) as err, force_locale("en"):
+            perform(
+                started.case,
+                "cover_unit",
+                started.trainee,
+                data={"milestone_id": m.id, "unit": unit, "covered_on": "2026-04-14"},
+            )
+        with force_locale("en"):
+            assert message in str(err.value.fields["unit"])
+        db.session.rollback()
+    assert counts() == before
+    perform(
+        started.case, "uncover_unit", started.trainee, data={"milestone_id": m.id, "unit": "Suoh"}
+    )
+    assert sorted(m.remaining_units) == ["Sukau", "Suoh"] and m.achieved_quantity == 2
+    # Reporting counts the covered units, whatever quantity was typed.
+    perform(
+        started.case,
+        "report_progress",
+        started.trainee,
+        data={
+            "milestone_id": m.id,
+            "status": "reported",
+            "achieved_quantity": "40",
+            "narrative": "x",
+        },
+    )
+    assert m.reports[-1].achieved_quantity == 2
+
+
+@time_machine.travel(TODAY)
+def test_return_then_fix_then_close_as_not_achieved(started):
+    m = started.case.milestones[0]
+    report = {
+        "milestone_id": m.id,
+        "status": "reported",
+        "achieved_quantity": "2",
+        "narrative": "x",
+    }
+    perform(started.case, "report_progress", started.trainee, data=report)
+    with force_locale("en"):
+        assert "above target" in ms.progress_text(m)  # 2 of 1: "melampaui", allowed
+    event = perform(
+        started.case,
+        "return_milestone",
+        started.mentor,
+        comment="Lampirkan berita acara.",
+        data={"milestone_id": m.id},
+    )
+    assert (event.from_state, event.to_state) == ("implementation", "implementation")
+    assert m.status == "returned" and m.return_comment == "Lampirkan berita acara."
+    assert ms.returned_milestones(started.case) == [m]
+    assert m.due_date == date(2026, 4, 22)  # 5 working days to fix
+    assert m.reports[-1].decision == "returned"
+    perform(
+        started.case,
+        "report_progress",
+        started.trainee,
+        data={"milestone_id": m.id, "status": "not_achieved", "narrative": "Anggaran ditunda."},
+    )
+    assert m.is_closed and m.return_comment == "" and ms.next_due(m) is None
+    assert [r.number for r in m.reports] == [1, 2]  # the history stays
+    # A verified milestone takes no more reports.
+    m.status = "verified"
+    db.session.commit()
+    with pytest.raises(NotAvailable):
+        perform(started.case, "report_progress", started.trainee, data=report)
+
+
+@time_machine.travel(TODAY)
+def test_the_mentor_is_notified_of_a_report_but_not_of_progress(started):
+    from workflow.models import Notification
+
+    m = started.case.milestones[0]
+
+    def notes():
+        return db.session.scalar(
+            db.select(db.func.count(Notification.id)).where(
+                Notification.user_id == started.mentor.id
+            )
+        )
+
+    before = notes()
+    perform(
+        started.case,
+        "report_progress",
+        started.trainee,
+        data={"milestone_id": m.id, "status": "in_progress", "narrative": ""},
+    )
+    assert notes() == before
+    perform(
+        started.case,
+        "report_progress",
+        started.trainee,
+        data={"milestone_id": m.id, "status": "reported", "achieved_quantity": 1, "narrative": "x"},
+    )
+    assert notes() == before + 1
+
+
+@time_machine.travel(TODAY)
+def test_an_acting_mentor_verifies_on_behalf(started):
+    from workflow.models import Delegation
+
+    m = started.case.milestones[0]
+    perform(
+        started.case,
+        "report_progress",
+        started.trainee,
+        data={"milestone_id": m.id, "status": "reported", "achieved_quantity": 1, "narrative": "x"},
+    )
+    db.session.add(
+        Delegation(
+            principal_id=started.mentor.id,
+            delegate_id=started.stranger.id,
+            role="mentor",
+            kind="plh",
+            starts_on=date(2026, 4, 1),
+            ends_on=date(2026, 4, 30),
+            created_by_id=started.mentor.id,
+        )
+    )
+    db.session.commit()
+    event = perform(started.case, "verify_milestone", started.stranger, data={"milestone_id": m.id})
+    assert event.on_behalf_of_id == started.mentor.id and m.status == "verified"
+
+
+@time_machine.travel(TODAY)
+def test_a_stale_version_is_a_conflict_and_writes_nothing(started):
+    from workflow.services import Conflict
+
+    m = started.case.milestones[0]
+    version = started.case.version
+    perform(
+        started.case,
+        "report_progress",
+        started.trainee,
+        data={"milestone_id": m.id, "status": "in_progress"},
+        expected_version=version,
+    )
+    before = counts()
+    with pytest.raises(Conflict):
+        perform(
+            started.case,
+            "report_progress",
+            started.trainee,
+            data={"milestone_id": m.id, "status": "in_progress"},
+            expected_version=version,
+        )
+    assert counts() == before
 
 
 @pytest.mark.parametrize(
