@@ -9,7 +9,7 @@ import time_machine
 from flask_babel import force_locale
 from sqlalchemy import func, select
 
-from tests.factories import fill_proposal, score_case
+from tests.factories import fill_final_report, fill_proposal, score_case
 from workflow.extensions import db
 from workflow.models import AuditEvent, Case, InstitutionHoliday, Notification, Score
 from workflow.services import Blocked, Conflict, Forbidden, NotAvailable, perform
@@ -41,9 +41,11 @@ def step(world, trigger: str, role: str, **kwargs) -> AuditEvent:
 
 
 def verify_milestones(world) -> None:
+    """What submit_report needs: every milestone verified and a complete final report."""
     for m in world.case.milestones:
         m.status = "verified"
     db.session.commit()
+    fill_final_report(world.case)
 
 
 # Paths from draft, as (trigger, role, kwargs) steps.

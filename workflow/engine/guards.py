@@ -82,6 +82,17 @@ def short_term_milestones_closed(case: Case, definition: Definition) -> list:
     ]
 
 
+@guard("final_report_complete")
+def final_report_complete(case: Case, definition: Definition) -> list:
+    """Everything submit_report still needs, at once: the short-term milestones not closed
+    and the report sections not written, so the trainee sees the whole list."""
+    # The report's sections and their wording belong to its service; imported here, at call
+    # time, so the engine stays importable on its own.
+    from ..services.final_report import missing_sections
+
+    return [*short_term_milestones_closed(case, definition), *missing_sections(case)]
+
+
 def role_scores(case: Case) -> dict[str, float]:
     """Each role's mean over its submitted aspect scores."""
     from ..models import Score
@@ -151,3 +162,12 @@ def snapshot_proposal(case: Case, definition: Definition) -> None:
     db.session.add(
         ProposalSnapshot(case=case, number=(last or 0) + 1, content=case.proposal_content())
     )
+
+
+@effect("stamp_final_report")
+def stamp_final_report(case: Case, definition: Definition) -> None:
+    """Record when the final report was handed in (the row's version moves with it)."""
+    from ..models._base import utcnow
+    from ..services.final_report import stamp_submitted
+
+    stamp_submitted(case, utcnow())

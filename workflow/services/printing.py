@@ -382,3 +382,118 @@ def proposal_pdf(case: Case) -> bytes:
 
 def pdf_filename(case: Case) -> str:
     return f"rancangan-aksi-perubahan-{case.id}.pdf"
+
+
+# ---------------------------------------------------------------- the final report
+
+
+def final_report_pdf(case: Case) -> bytes:
+    """The final report (laporan aksi perubahan) as PDF bytes, in the proposal's style:
+    the sections in order, the results against each short-term milestone, and a closing
+    page for the trainee's and the mentor's signatures."""
+    from .final_report import SECTION_LABELS as REPORT_LABELS
+    from .final_report import report_content
+
+    content = report_content(case)
+    definition = definition_of(case)
+    zone = case_zone(case)
+    cohort = case.cohort
+    institution = cohort.program.institution
+    report = case.final_report
+    submitted = report.submitted_at if report is not None else None
+    pdf = ProposalPDF(footer_text=f"{_('Final report')} · {case.title or ''}"[:90])
+    pdf.set_title(pdf.clean(_("Change action final report")))
+    pdf.set_author(pdf.clean(case.trainee.name))
+    pdf.set_creator("Aksi")
+
+    pdf.add_page()
+    pdf.para(institution.name, style="B", size=10, align="C")
+    pdf.para(f"{cohort.program.name} · {cohort.name}", size=10, align="C")
+    pdf.ln(3)
+    pdf.para(_("CHANGE ACTION FINAL REPORT"), style="B", size=14, align="C")
+    pdf.ln(1)
+    pdf.para(case.title or _("(no title yet)"), style="B", size=12.5, align="C")
+    pdf.ln(4)
+    trainee = case.trainee
+    facts = [
+        (_("Trainee"), trainee.name),
+        (_("NIP"), trainee.nip or "—"),
+        (_("Position"), trainee.position or "—"),
+        (_("Agency"), trainee.agency.name if trainee.agency else "—"),
+        (_("Mentor"), case.mentor.name if case.mentor else "—"),
+        (_("Executive"), case.executive.name if case.executive else "—"),
+        (_("State"), definition.state(case.state).labels.get(_lang())),
+        (_("Submitted"), _day(submitted, zone) if submitted else _("Not submitted yet.")),
+    ]
+    for key, value in facts:
+        pdf.font("B", 10)
+        pdf.cell(38, 5.4, pdf.clean(key))
+        pdf.font("", 10)
+        pdf.multi_cell(0, 5.4, pdf.clean(value), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+    number = 0
+    for field in ("executive_summary", "implementation"):
+        number += 1
+        pdf.heading(f"{number}. {REPORT_LABELS[field]}")
+        pdf.para(content[field])
+
+    number += 1
+    pdf.heading(f"{number}. {REPORT_LABELS['results']}")
+    results = content["results"]
+    pdf.grid(
+        [_("Milestone"), _("Target"), _("Achieved"), _("Status")],
+        [
+            [
+                r["activity"],
+                " ".join(
+                    p
+                    for p in (
+                        _number(r["target_quantity"]),
+                        r["target_unit"] or "",
+                        f"({_iso_day(r['target_date'])})" if r["target_date"] else "",
+                    )
+                    if p
+                ),
+                r["progress"] or _number(r["achieved_quantity"]) or "—",
+                r["status_label"],
+            ]
+            for r in results
+        ],
+    )
+    for index, r in enumerate(results, start=1):
+        pdf.heading(f"{number}.{index} {r['activity']}", size=10.5)
+        if r["closing_note"]:
+            pdf.para(f"{_('Explanation')}: {r['closing_note']}", style="I", size=9.5)
+        pdf.para(r["text"])
+
+    for field in ("lessons_learned", "continuation_medium", "continuation_long"):
+        number += 1
+        pdf.heading(f"{number}. {REPORT_LABELS[field]}")
+        pdf.para(content[field])
+    number += 1
+    pdf.heading(f"{number}. {REPORT_LABELS['sponsor_commitment']}")
+    pdf.para(content["sponsor_commitment"])
+    number += 1
+    pdf.heading(f"{number}. {REPORT_LABELS['video_link']}")
+    pdf.para(content["video_link"])
+
+    # ---------------------------------------------------------------- signatures
+    pdf.add_page()
+    pdf.para(_("APPROVAL PAGE"), style="B", size=14, align="C")
+    pdf.para(_("Change action final report"), size=10, align="C")
+    pdf.ln(2)
+    pdf.para(case.title or _("(no title yet)"), style="B", size=11.5, align="C")
+    pdf.ln(8)
+    # The trainee signs as of the submission; the mentor co-signs on paper, undated here.
+    signers = (
+        (_("Trainee"), trainee, _day(submitted, zone) if submitted else " "),
+        (_("Mentor (project sponsor)"), case.mentor, " "),
+    )
+    for role_label, person, place_date in signers:
+        _signature(pdf, case, None, role_label, place_date, person)
+        pdf.ln(8)
+    return bytes(pdf.output())
+
+
+def report_pdf_filename(case: Case) -> str:
+    return f"laporan-aksi-perubahan-{case.id}.pdf"
