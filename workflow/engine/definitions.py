@@ -82,6 +82,8 @@ class State(_Strict):
     sla: SLA | None = None
     # The trainee may edit the proposal while the case is here.
     proposal_editable: bool = False
+    # The trainee may edit the final report while the case is here.
+    report_editable: bool = False
 
 
 class Choice(_Strict):
@@ -133,6 +135,8 @@ class Transition(_Strict):
     guards: tuple[str, ...] = ()
     effects: tuple[str, ...] = ()
     comment: Literal["none", "optional", "required"] = "none"
+    # What the comment box is called when "Comment" says too little (e.g. "Reason").
+    comment_labels: Labels | None = None
     fields: tuple[FieldSpec, ...] = ()
     # Who hears of it; without a list, the owners of the destination state.
     notify: tuple[str, ...] | None = None
@@ -156,6 +160,7 @@ class Activity(_Strict):
     # "case": a button on the case page; "milestone": offered per milestone.
     scope: Literal["case", "milestone"] = "milestone"
     comment: Literal["none", "optional", "required"] = "none"
+    comment_labels: Labels | None = None
     fields: tuple[FieldSpec, ...] = ()
     notify: tuple[str, ...] = ()
     style: Literal["primary", "secondary", "danger"] = "secondary"

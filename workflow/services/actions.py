@@ -26,6 +26,7 @@ class Action:
     style: str
     comment: str  # "none" | "optional" | "required"
     fields: tuple[FieldSpec, ...]
+    comment_labels: Labels | None = None
     # Reasons (lazy strings) the guards give now; empty when the action would go through.
     blocked_reasons: list = field(default_factory=list)
 
@@ -72,6 +73,7 @@ def available_actions(case: Case, user: User | None) -> list[Action]:
                 style=first.style,
                 comment=first.comment,
                 fields=first.fields,
+                comment_labels=first.comment_labels,
                 blocked_reasons=[] if chosen is not None else list(reasons),
             )
         )
@@ -85,6 +87,7 @@ def available_actions(case: Case, user: User | None) -> list[Action]:
                     style=act.style,
                     comment=act.comment,
                     fields=act.fields,
+                    comment_labels=act.comment_labels,
                 )
             )
     return actions
