@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -14,8 +16,9 @@ from workflow.models import AuditEvent, Case
 from workflow.permissions import get_case_for, roles_on_case
 from workflow.services import Conflict, WorkflowError, definition_of, perform
 from workflow.services.actions import available_actions, is_overdue
+from workflow.services.milestones import STATUS_LABELS
 
-from ._web import is_htmx, label, page_or_fragment
+from ._web import is_htmx, label, localdate, page_or_fragment
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -26,10 +29,31 @@ DATA_LABELS = {
     "achieved_quantity": _l("Achieved"),
     "unit": _l("Unit"),
     "covered_on": _l("Date"),
+    "report_date": _l("Date"),
     "files": _l("Evidence"),
     "previous_due_date": _l("Previous due date"),
 }
 HIDDEN_DATA = {"milestone_id", "report_id", "coverage_id", "document_ids"}
+DATE_KEYS = {"covered_on", "report_date", "due_date", "previous_due_date"}
+
+
+def shown_value(key: str, value, spec=None):
+    """An event's recorded value as a reader wants it: labels, local dates, plain numbers,
+    lists joined; None (or an empty list) when there is nothing to show."""
+    if value is None or value == [] or value == "":
+        return None
+    if key == "status":
+        return STATUS_LABELS.get(value, value)
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    if (spec is not None and spec.type == "date") or key in DATE_KEYS:
+        try:
+            return localdate(date.fromisoformat(str(value)))
+        except ValueError:
+            return value
+    return value
 
 
 def load_case(case_id: int) -> Case:
@@ -67,11 +91,12 @@ def timeline(case: Case, definition) -> list[dict]:
     for e in events:
         labels = definition.labels_of(e.trigger)
         specs = definition.fields_of(e.trigger)
-        data = [
-            (label(specs[k].labels) if k in specs else DATA_LABELS.get(k, k), v)
-            for k, v in (e.data or {}).items()
-            if k not in HIDDEN_DATA
-        ]
+        data = []
+        for k, v in (e.data or {}).items():
+            value = None if k in HIDDEN_DATA else shown_value(k, v, specs.get(k))
+            if value is not None:
+                name = label(specs[k].labels) if k in specs else DATA_LABELS.get(k, k)
+                data.append((name, value))
         rows.append(
             {
                 "event": e,

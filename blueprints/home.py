@@ -9,8 +9,10 @@ from sqlalchemy.orm import joinedload
 from workflow.extensions import db
 from workflow.models import Case, Cohort, Program
 from workflow.permissions import cases_awaiting, cases_visible_to
-from workflow.services import definition_of
+from workflow.services import definition_of, progress
 from workflow.services.actions import is_overdue
+
+from ._web import user_roles
 
 bp = Blueprint("home", __name__)
 
@@ -45,8 +47,15 @@ def index():
     page = db.paginate(
         _ordered(_eager(cases_visible_to(current_user))), per_page=PER_PAGE, error_out=False
     )
+    # Milestones: a fixed number of queries each, and only for those who hold the role.
+    roles = user_roles(current_user)
+    mine = progress.trainee_milestones(current_user) if "trainee" in roles else None
+    to_verify = progress.awaiting_verification_for(current_user) if "mentor" in roles else []
     return render_template(
         "home/index.html",
+        returned=mine.returned if mine else [],
+        due_milestones=mine.due if mine else [],
+        to_verify=to_verify,
         awaiting=[row(c) for c in awaiting],
         visible=[row(c) for c in page.items],
         page=page,

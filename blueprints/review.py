@@ -28,7 +28,7 @@ from jinja2 import TemplateNotFound
 from workflow.extensions import db
 from workflow.models import Case, Document
 from workflow.permissions import get_case_for, roles_on_case
-from workflow.services import Conflict, WorkflowError, definition_of, perform, reviews
+from workflow.services import Conflict, WorkflowError, definition_of, perform, progress, reviews
 from workflow.services import documents as docs
 from workflow.services.actions import is_overdue
 
@@ -63,7 +63,8 @@ def load_reviewable(case_id: int) -> tuple[Case, set[str]]:
 @login_required
 def mentor():
     rows = [_row(c) for c in reviews.mentor_queue(current_user)]
-    return render_template("review/mentor.html", rows=rows)
+    milestones = progress.awaiting_verification_for(current_user)
+    return render_template("review/mentor.html", rows=rows, milestones=milestones)
 
 
 @bp.get("/coach")

@@ -51,13 +51,13 @@ def test_missing_case_is_404(client, world):
         ([], "executive", []),
         ([], "coach", []),
         ([], "examiner", []),
-        ([], "organizer", ["withdraw"]),
+        ([], "organizer", ["withdraw", "extend_deadline"]),
         (SUBMITTED, "trainee", ["withdraw"]),
         (SUBMITTED, "mentor", ["approve", "request_revision"]),
         (SUBMITTED, "executive", []),
         (APPROVED, "executive", ["endorse", "decline_endorsement"]),
         (APPROVED, "mentor", []),
-        (APPROVED, "organizer", ["withdraw"]),
+        (APPROVED, "organizer", ["withdraw", "extend_deadline"]),
     ],
 )
 def test_buttons_by_role_and_state(client, world, steps, role, expected):
