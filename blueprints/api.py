@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from datetime import datetime
 
 from flask import Blueprint, Flask, current_app, g, jsonify, request
@@ -35,6 +36,7 @@ LANGS = ("id", "en")
 MAX_PER_PAGE = 100
 MAX_PAGE = 1_000_000
 CASE_ID = "<int(min=1, max=2147483647):case_id>"  # beyond a 32-bit key nothing exists
+MAX_FLOAT_INT = int(sys.float_info.max)
 
 MESSAGES = {
     400: _l("The request is not valid."),
@@ -209,6 +211,8 @@ def _has_nul(value) -> bool:
 def _has_bad_number(value) -> bool:
     if isinstance(value, float):
         return not math.isfinite(value)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_FLOAT_INT:
+        return True  # JSON allows 1 followed by 400 zeros; no float (or column) holds it
     if isinstance(value, dict):
         return any(_has_bad_number(v) for v in value.values())
     if isinstance(value, list):
