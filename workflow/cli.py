@@ -94,5 +94,55 @@ def send_mail(limit: int) -> None:
         sys.exit(1)
 
 
+@aksi.command("remind")
+@click.option(
+    "--dry-run", is_flag=True, help="List the reminders that would be queued; write nothing."
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 5000),
+    default=200,
+    show_default=True,
+    help="Cases read at a time.",
+)
+def remind(dry_run: bool, batch_size: int) -> None:
+    """Queue deadline reminders and escalations, and mail each person's daily digest
+    (run it from cron; every minute is safe)."""
+    from .models import User
+    from .services import reminders
+
+    try:
+        days_before, hour = reminders.settings()
+    except ValueError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    if dry_run:
+        planned = reminders.plan(batch_size=batch_size)
+        names = dict(
+            db.session.execute(
+                db.select(User.id, User.username).where(User.id.in_({d.user_id for d in planned}))
+            ).all()
+        )
+        for d in planned:
+            click.echo(
+                f"would queue  {d.kind:<8} {d.subject:<16} due {d.due_date}  "
+                f"to {names.get(d.user_id, d.user_id)} ({d.role})"
+            )
+        click.echo(
+            f"dry run: {len(planned)} reminder(s) would be queued "
+            f"({days_before} working day(s) before; digests from {hour:02d}:00); nothing sent."
+        )
+        return
+    outcome = reminders.run(batch_size=batch_size)
+    d = outcome.digests
+    click.echo(
+        f"reminders queued {outcome.queued}, digests sent {d.sent}, logged {d.logged}, "
+        f"inbox only {d.in_app}, refused {d.refused}, still pending after failure {d.failed}; "
+        f"{d.items} reminder(s) delivered, {d.dropped} dropped as no longer due"
+    )
+    if d.failed:
+        sys.exit(1)
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(aksi)

@@ -16,6 +16,16 @@ def _database_url(instance_path: str) -> str:
     return "sqlite:///" + str(Path(instance_path) / "aksi.db")
 
 
+def _whole_number(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {raw!r}") from None
+
+
 def load(instance_path: str) -> dict:
     return {
         "SECRET_KEY": os.environ.get("SECRET_KEY", "dev-only-change-me"),
@@ -41,9 +51,14 @@ def load(instance_path: str) -> dict:
         # Send right after each action (best effort); `flask aksi send-mail` catches up.
         "MAIL_SEND_IMMEDIATELY": os.environ.get("MAIL_SEND_IMMEDIATELY", "1") == "1",
         "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000"),
-        # Uploads (signed letters): the limit per file; a request may carry a little more.
+        # `flask aksi remind`: remind this many working days before a due date, and mail
+        # the daily digest not before this hour, local time of the institution.
+        "REMIND_DAYS_BEFORE": _whole_number("AKSI_REMIND_DAYS_BEFORE", 2),
+        "REMIND_HOUR": _whole_number("AKSI_REMIND_HOUR", 7),
+        # Uploads (signed letters, evidence): the limit per file, decided by content not name.
         "MAX_UPLOAD_MB": float(os.environ.get("MAX_UPLOAD_MB", "10")),
-        "MAX_CONTENT_LENGTH": int((float(os.environ.get("MAX_UPLOAD_MB", "10")) + 1) * 1024 * 1024),
+        # A whole request (a report may carry several photos): larger ones get a 413.
+        "MAX_CONTENT_LENGTH": int(float(os.environ.get("MAX_REQUEST_MB", "40")) * 1024 * 1024),
         "UPLOAD_DIR": os.environ.get("UPLOAD_DIR", str(Path(instance_path) / "uploads")),
         "DEFINITIONS_DIR": os.environ.get(
             "AKSI_DEFINITIONS_DIR", str(Path(__file__).resolve().parent.parent / "state_machines")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+from collections.abc import Hashable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -78,14 +79,19 @@ def compose(item: notifications.Item, user: User) -> EmailMessage:
             _("Aksi · this message was sent automatically; replies are not read."),
         ]
         subject = "[Aksi] " + words["summary"]
+    return new_message(user.email, subject, "\n".join(lines) + "\n", lang)
+
+
+def new_message(to: str, subject: str, body: str, lang: str) -> EmailMessage:
+    """A plain-text mail from MAIL_FROM to one recipient, marked as sent automatically."""
     message = EmailMessage()
     message["Subject"] = " ".join(subject.split())[:200]  # no header folding surprises
     message["From"] = current_app.config["MAIL_FROM"]
-    message["To"] = user.email
+    message["To"] = to
     message["Date"] = formatdate(localtime=False, usegmt=True)
     message["Message-ID"] = make_msgid(domain=_domain(current_app.config["MAIL_FROM"]))
     message["Auto-Submitted"] = "auto-generated"
-    message.set_content("\n".join(lines) + "\n")
+    message.set_content(body)
     message["Content-Language"] = lang  # after set_content, which resets Content-* headers
     return message
 
@@ -196,40 +202,59 @@ def _send(claimed: list[int], outcome: Outcome, done: set[int]) -> None:
             _log().warning("mail for notification %d not composed, dropped: %s", note.id, exc)
             outcome.refused += 1
             done.add(note.id)
-    if not current_app.config.get("MAIL_SERVER"):
-        for note_id, message in messages:
-            _log().info("mail (MAIL_SERVER not set, not sent):\n%s", message.as_string())
+    for note_id, result in send_messages(messages, "notification").items():
+        if result == SENT:
+            outcome.sent += 1
+        elif result == LOGGED:
             outcome.logged += 1
+        elif result == REFUSED:
+            outcome.refused += 1
+        if result != FAILED:
             done.add(note_id)
-        return
+
+
+SENT, LOGGED, REFUSED, FAILED = "sent", "logged", "refused", "failed"
+
+
+def send_messages(messages: list[tuple[Hashable, EmailMessage]], what: str) -> dict:
+    """Send each (key, message) over one SMTP connection; {key: SENT | LOGGED | REFUSED |
+    FAILED}. REFUSED is for good (5xx for the recipient): retrying it every run would only
+    hold up the queue. FAILED may work later (server down, 4xx). Without MAIL_SERVER every
+    message goes to the "aksi.mail" log and counts as LOGGED. `what` names the keys in logs."""
+    results = dict.fromkeys((key for key, _message in messages), FAILED)
+    if not messages:
+        return results
+    if not current_app.config.get("MAIL_SERVER"):
+        for key, message in messages:
+            _log().info("mail (MAIL_SERVER not set, not sent):\n%s", message.as_string())
+            results[key] = LOGGED
+        return results
     try:
         smtp = _connect()
     except (OSError, smtplib.SMTPException) as exc:
         _log().warning("SMTP server unreachable, %d mail(s) stay pending: %s", len(messages), exc)
-        return
+        return results
     try:
-        for note_id, message in messages:
+        for key, message in messages:
             try:
                 smtp.send_message(message)
             except smtplib.SMTPRecipientsRefused as exc:
                 if all(code >= 500 for code, _msg in exc.recipients.values()):
-                    # A permanent refusal would come back every run and hold up the queue.
-                    _log().warning("mail for notification %d refused for good: %s", note_id, exc)
-                    outcome.refused += 1
-                    done.add(note_id)
+                    _log().warning("mail for %s %s refused for good: %s", what, key, exc)
+                    results[key] = REFUSED
                 else:
-                    _log().warning("mail for notification %d deferred: %s", note_id, exc)
+                    _log().warning("mail for %s %s deferred: %s", what, key, exc)
                 continue
             except (OSError, smtplib.SMTPException) as exc:
-                _log().warning("mail for notification %d not sent: %s", note_id, exc)
+                _log().warning("mail for %s %s not sent: %s", what, key, exc)
                 continue
-            outcome.sent += 1
-            done.add(note_id)
+            results[key] = SENT
     finally:
         try:
             smtp.quit()
         except (OSError, smtplib.SMTPException):
             pass
+    return results
 
 
 def deliver_for_event(event_id: int) -> None:
