@@ -7,18 +7,29 @@ Pembinaan Secara Terpadu" (endorsed by the Bupati) and DPMP Lampung Barat's pemb
 aparatur pekon across its 15 kecamatan. Everything else is generated from a fixed seed, so
 two loads on two machines give the same people and projects.
 
-Every state change goes through perform(), so each case carries a real audit trail.
+Every change to a case goes through perform() — transitions and the implementation
+activities alike (progress reports, covered kecamatan, the mentor's verifications and
+returns, with real evidence files) — so each case carries a real audit trail. Final reports
+are written through their service before submit_report.
+
+The whole load is one database transaction: interrupted, it leaves nothing behind (nor any
+evidence file), and the next run starts afresh.
 """
 
 from __future__ import annotations
 
+import io
+import math
 import random
+import re
 import secrets
+import textwrap
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from sqlalchemy import event, select
+from werkzeug.datastructures import FileStorage
 from werkzeug.security import generate_password_hash
 
 from ..extensions import db
@@ -27,6 +38,7 @@ from ..models import (
     Case,
     Cohort,
     CohortMember,
+    Document,
     Group,
     Institution,
     InstitutionHoliday,
@@ -37,12 +49,16 @@ from ..models import (
     User,
 )
 from ..models._base import utcnow
+from . import final_report as reports
 from .calendar import is_working_day
+from .documents import upload_dir
+from .milestones import today_for
 from .workflow import perform, start_case
 
 PASSWORD = "aksi-demo"
 ACCOUNTS = [
-    ("peserta", "Peserta / trainee"),
+    ("peserta", "Peserta / trainee (implementation)"),
+    ("peserta2", "Peserta / trainee (proposal under revision)"),
     ("mentor", "Mentor (atasan langsung) / mentor"),
     ("pimpinan", "Pimpinan / executive sponsor"),
     ("coach", "Coach (widyaiswara)"),
@@ -70,6 +86,23 @@ LAMPUNG_BARAT_KECAMATAN = [
     "Suoh",
     "Batu Ketulis",
     "Sekincau",
+]
+# The pembinaan tour of seed 000, in the order visited; Sukau is the last stop, still ahead.
+LAMBAR_ROUTE = [
+    "Balik Bukit",
+    "Batu Brak",
+    "Belalau",
+    "Batu Ketulis",
+    "Kebun Tebu",
+    "Sumber Jaya",
+    "Way Tenong",
+    "Air Hitam",
+    "Sekincau",
+    "Pagar Dewa",
+    "Suoh",
+    "Bandar Negeri Suoh",
+    "Gedung Surian",
+    "Lumbok Seminung",
 ]
 KUKAR_KECAMATAN = [
     "Tenggarong",
@@ -489,6 +522,13 @@ class _Builder:
         self.used_pairs: set[tuple[str, str]] = set()
         self.names: set[str] = set()
         self.letter_no = 100
+        self.letters: dict[int, dict] = {}
+        # Its own generator: the implementation story leaves the generated world as it was.
+        self.prng = random.Random(SEED + 4)
+        self.scenario = 0
+        self.closed = 0
+        self.evidence_count = 0
+        self.local_days: dict[int, date] = {}
         # One cheap hash for all non-demo users would still be unguessable, but each gets
         # its own random secret; 256 random bits need no slow key stretching.
         self._fast_hash = "pbkdf2:sha256:1000"
@@ -1067,7 +1107,9 @@ class _Builder:
         )
         lampung = ["Lambar", "Pesbar", "Tanggamus", "Lamsel", "Bandar Lampung"]
         wl = self.widyaiswara_l
-        d1 = self.group(d, wl[0], wl[1])
+        # An external examiner from BPSDM Kaltim, as is common for seminars: the `penguji`
+        # account can open the Lampung Barat case (14 of 15 kecamatan) too.
+        d1 = self.group(d, wl[0], self.penguji)
         d2 = self.group(d, wl[1], wl[0])
         self.plan(
             d,
@@ -1109,15 +1151,18 @@ class _Builder:
                 special="kukar",
             )
         )
+        # `peserta` implements (cohort A, near the end of its window), after one revision.
         self.plans.append(
             Plan(
                 trainee=self.peserta,
                 mentor=self.mentor,
                 executive=self.pimpinan,
-                group=b1,
-                target="revision_requested",
+                group=a1,
+                target="implementation",
                 topic=PESERTA_TOPIC,
                 area="Kabupaten Kutai Kartanegara",
+                revise_first=True,
+                special="peserta",
             )
         )
         for target in ("mentor_review", "endorsement_pending", "implementation"):
@@ -1139,6 +1184,8 @@ class _Builder:
                     target=target,
                     topic=topic,
                     area=area,
+                    # Its report waits in the mentor account's queue.
+                    special="queue" if target == "implementation" else "",
                 )
             )
         self.plans.append(
@@ -1151,6 +1198,28 @@ class _Builder:
                 topic=LAMBAR_TOPIC,
                 area="Kabupaten Lampung Barat",
                 special="lambar",
+            )
+        )
+        # A second trainee account keeps the proposal phase at hand (the editor, a revision
+        # requested by the mentor) while `peserta` implements. Made last, so the generated
+        # people above stay the same.
+        self.peserta2 = self.user(
+            "Herlina Rahayu, S.E., M.Si.",
+            "Kepala Bidang Keuangan dan Aset Desa pada Dinas Pemberdayaan Masyarakat dan Desa "
+            "Kabupaten Kutai Kartanegara",
+            agency=self.dpmd_kukar,
+            username="peserta2",
+            female=True,
+        )
+        self.plans.append(
+            Plan(
+                trainee=self.peserta2,
+                mentor=self.mentor,
+                executive=self.pimpinan,
+                group=b1,
+                target="revision_requested",
+                topic=PESERTA2_TOPIC,
+                area="Kabupaten Kutai Kartanegara",
             )
         )
 
@@ -1343,12 +1412,7 @@ class _Builder:
         organizer = db.session.get(User, self.organizer_of[cohort.id])
         for step in self.path(plan, pkn2):
             if step == "verify":
-                # Milestone verification has no service yet; set the result directly.
-                for m in case.milestones:
-                    if m.term == "short":
-                        m.status = "verified"
-                        m.achieved_quantity = m.target_quantity
-                db.session.commit()
+                self.close_short_term(plan)
             elif step in ("score_pass", "score_fail"):
                 base = (78, 95) if step == "score_pass" else (50, 66)
                 for role, who in (
@@ -1367,7 +1431,10 @@ class _Builder:
                         )
                     )
                 db.session.commit()
-            elif step == "submit" or step == "submit_report":
+            elif step == "submit":
+                perform(case, step, case.trainee)
+            elif step == "submit_report":
+                self.write_final_report(plan)
                 perform(case, step, case.trainee)
             elif step == "approve":
                 perform(
@@ -1388,7 +1455,8 @@ class _Builder:
                     comment="Mohon selaraskan dengan prioritas RPJMD sebelum didukung.",
                 )
             elif step == "endorse":
-                perform(case, step, case.executive, data=self.letter(case))
+                self.letters[case.id] = self.letter(case)
+                perform(case, step, case.executive, data=self.letters[case.id])
             elif step == "record_seminar":
                 perform(
                     case,
@@ -1441,21 +1509,536 @@ class _Builder:
             "letter_date": when.isoformat(),
         }
 
-    def progress(self, plan: Plan) -> None:
-        """Cases in implementation report some progress (no milestone service yet)."""
-        if plan.case.state != "implementation":
+    # ---- implementation: only through the activities of perform() ---------------------
+    def local_today(self, case: Case) -> date:
+        """The demo's today, but never after the institution's: the activities refuse
+        future dates."""
+        if case.cohort_id not in self.local_days:
+            self.local_days[case.cohort_id] = min(self.today, today_for(case))
+        return self.local_days[case.cohort_id]
+
+    def recent(self, case: Case, back: int) -> date:
+        """`back` working days before today."""
+        d = self.local_today(case)
+        while back > 0:
+            d -= timedelta(days=1)
+            if is_working_day(d):
+                back -= 1
+        return d
+
+    def around(self, case: Case, m: Milestone, early: int = 5) -> date:
+        """A working day near the milestone's target date, inside the implementation window
+        so far and before today."""
+        start = case.cohort.implementation_start
+        latest = self.recent(case, 1)
+        d = min(m.target_date - timedelta(days=self.prng.randint(0, early)), latest)
+        if start <= latest:
+            d = max(d, start)
+        while not is_working_day(d) and d > start:
+            d -= timedelta(days=1)
+        return d
+
+    def report(
+        self,
+        case: Case,
+        m: Milestone,
+        status: str,
+        narrative: str,
+        quantity: float | None = None,
+        when: date | None = None,
+        files: list[tuple[str, bytes]] | None = None,
+    ) -> None:
+        data = {"milestone_id": m.id, "status": status, "narrative": narrative}
+        if quantity is not None:
+            data["achieved_quantity"] = quantity
+        if when is not None:
+            data["report_date"] = when.isoformat()
+        perform(case, "report_progress", case.trainee, data=data, files=_uploads(files))
+
+    def decide(self, case: Case, m: Milestone, trigger: str, comment: str = "") -> None:
+        perform(case, trigger, case.mentor, comment=comment, data={"milestone_id": m.id})
+
+    def evidence(
+        self,
+        plan: Plan,
+        m: Milestone,
+        when: date,
+        photo: bool | None = None,
+        done: float | None = None,
+    ) -> tuple[str, bytes]:
+        """One evidence file for a milestone: the document itself when the output is one,
+        otherwise a photo of the activity or its berita acara."""
+        case = plan.case
+        self.evidence_count += 1
+        if photo is None:
+            photo = m.target_unit not in ("dokumen", "aplikasi") and self.evidence_count % 3 != 0
+        if photo:
+            return _photo_file(
+                [m.activity],
+                [
+                    f"{m.output} — {case.trainee.agency.short_name}",
+                    f"{plan.area}, {_tanggal(when)}",
+                ],
+                when,
+                self.evidence_count,
+            )
+        if m.target_unit in ("dokumen", "aplikasi"):
+            lines = [
+                f"Aksi perubahan: {case.title}",
+                f"Tahapan: {m.activity}. Keluaran: {m.output}.",
+                f"Disusun oleh tim efektif {case.trainee.agency.name} dan dibahas bersama "
+                "mentor sebelum ditetapkan.",
+            ]
+            return _pdf_file(_document_title(m), lines, case.trainee, plan.area, when)
+        lines = [
+            f"Pada tanggal {_tanggal(when)} telah dilaksanakan kegiatan {m.activity} dalam "
+            f"rangka aksi perubahan “{case.title}”.",
+            f"Keluaran: {m.output}. Capaian: {done or m.target_quantity or 0:g} {m.target_unit}.",
+            "Daftar hadir dan dokumentasi kegiatan terlampir.",
+            "Demikian berita acara ini dibuat untuk dipergunakan sebagaimana mestinya.",
+        ]
+        return _pdf_file(f"Berita Acara {m.activity}", lines, case.trainee, plan.area, when)
+
+    def milestone_to(
+        self,
+        plan: Plan,
+        m: Milestone,
+        status: str,
+        *,
+        with_file: bool = True,
+        returned_first: bool = False,
+    ) -> None:
+        """Take a planned milestone to `status` the way a trainee and a mentor would."""
+        case, rng = plan.case, self.prng
+        target = m.target_quantity or 0
+        partial = max(1.0, math.floor(target * rng.uniform(0.3, 0.7))) if target > 1 else 0.0
+        words = {"target": f"{target:g}", "unit": m.target_unit, "activity": m.activity}
+        if status == "planned":
             return
-        short = [m for m in plan.case.milestones if m.term == "short"]
+        if status == "in_progress":
+            texts = [t for t in IN_PROGRESS_TEXT if partial or "{done}" not in t]
+            text = rng.choice(texts).format(done=f"{partial:g}", **words)
+            when = self.recent(case, rng.randint(2, 6))
+            self.report(case, m, "in_progress", text, partial if target > 1 else None, when)
+            return
+        if status == "not_achieved":
+            text = rng.choice(NOT_ACHIEVED_TEXT)
+            if partial:
+                text += f" Capaian sementara {partial:g} dari {target:g} {m.target_unit}."
+            self.report(case, m, "not_achieved", text, partial, self.around(case, m, 2))
+            return
+        # reported, verified or returned: a report for the mentor first.
+        done = float(target)
+        if target >= 4 and rng.random() < 0.25:
+            done = target + math.ceil(target * rng.uniform(0.1, 0.3))  # melampaui
+        text = rng.choice(REPORTED_TEXT).format(done=f"{done:g}", output=m.output, **words)
+        if done > target:
+            text += ABOVE_TEXT
+        if status == "verified":
+            when = self.around(case, m)
+        else:
+            when = self.recent(case, rng.randint(1, 3))
+        if returned_first and status == "verified":
+            # Sent back once, fixed, then verified: the history shows both reports.
+            first = _working_days_before(when, 3)
+            note, fixed = rng.choice(RETURN_NOTES)
+            self.report(
+                case, m, "reported", text, done, max(first, case.cohort.implementation_start)
+            )
+            self.decide(case, m, "return_milestone", note.format(**words))
+            text = f"Perbaikan sesuai catatan mentor: {fixed}. {text}"
+        files = [self.evidence(plan, m, when, done=done)] if with_file else []
+        self.report(case, m, "reported", text, done, when, files)
+        if status == "verified":
+            self.decide(case, m, "verify_milestone", rng.choice(VERIFY_NOTES))
+        elif status == "returned":
+            note, _fixed = rng.choice(RETURN_NOTES)
+            self.decide(case, m, "return_milestone", note.format(**words))
+
+    def implementation(self, plan: Plan) -> None:
+        """Progress of a case still implementing: milestones in every status, evidence,
+        the mentor's verifications and returns — all through the activities."""
+        case = plan.case
+        short = [m for m in case.milestones if m.term == "short"]
         if plan.special == "lambar":
-            # Fourteen of fifteen kecamatan done; Sukau is the last stop.
-            short[0].status = "in_progress"
-            short[0].achieved_quantity = 14
-            return
-        if short and self.rng.random() < 0.6:
-            short[0].status = "verified"
-            short[0].achieved_quantity = short[0].target_quantity
-            if len(short) > 1:
-                short[1].status = self.rng.choice(["in_progress", "reported"])
+            return self.lambar_story(plan, short)
+        if plan.special == "peserta":
+            return self.peserta_story(plan, short)
+        if plan.special == "queue":
+            # A report waiting in the mentor account's queue; the next milestone overdue.
+            self.milestone_to(plan, short[0], "reported")
+            return None
+        if case.cohort.implementation_start > self.local_today(case):
+            statuses = ("in_progress",) if self.scenario % 2 else ()
+        else:
+            statuses = SCENARIOS[self.scenario % len(SCENARIOS)]
+        self.scenario += 1
+        for m, status in zip(short, statuses, strict=False):
+            self.milestone_to(
+                plan, m, status, returned_first=status == "verified" and self.prng.random() < 0.2
+            )
+        if statuses and all(s == "verified" for s in statuses):
+            # Everything verified: the final report is being drafted.
+            reports.save_report(
+                case,
+                case.trainee,
+                {k: v for k, v in self.final_report_text(plan).items() if k in DRAFT_FIELDS},
+                expected_version=reports.version_of(case),
+            )
+        return None
+
+    def close_short_term(self, plan: Plan) -> None:
+        """Before submit_report: every short-term milestone verified by the mentor or closed
+        as not achieved with an explanation."""
+        short = [m for m in plan.case.milestones if m.term == "short"]
+        if plan.special == "kukar":
+            return self.kukar_story(plan, short)
+        missed = None
+        if plan.target == "not_passed" or self.prng.random() < 0.1:
+            missed = short[-1]
+        # Evidence on every other case keeps the load small; the showcase carries plenty.
+        self.closed += 1
+        for i, m in enumerate(short):
+            if m is missed:
+                self.milestone_to(plan, m, "not_achieved")
+            else:
+                self.milestone_to(
+                    plan,
+                    m,
+                    "verified",
+                    with_file=i == 0 and self.closed % 2 == 0,
+                    returned_first=self.prng.random() < 0.2,
+                )
+        return None
+
+    def lambar_story(self, plan: Plan, short: list[Milestone]) -> None:
+        """DPMP Lampung Barat: pembinaan held in 14 of the 15 kecamatan, Sukau last (seed
+        000); the profil pekon sosialisasi reported to the mentor (seed 003)."""
+        case = plan.case
+        tour, profil = short
+        start = case.cohort.implementation_start
+        last = self.recent(case, 1)
+        days = [
+            start + timedelta(days=i)
+            for i in range((last - start).days + 1)
+            if is_working_day(start + timedelta(days=i))
+        ] or [last]
+        for i, kecamatan in enumerate(LAMBAR_ROUTE):
+            day = days[i * len(days) // len(LAMBAR_ROUTE)]
+            pekon = self.prng.randint(7, 19)
+            files = []
+            if i % 2 == 0:  # seven photos: the team does not photograph every stop
+                self.evidence_count += 1
+                files = [
+                    _photo_file(
+                        ["Pembinaan Tata Kelola Pemerintahan Pekon", f"Kecamatan {kecamatan}"],
+                        [
+                            f"Peratin dan Pj. Peratin se-Kecamatan {kecamatan} ({pekon} pekon)",
+                            f"Aula Kantor Camat {kecamatan}, {_tanggal(day)}",
+                        ],
+                        day,
+                        self.evidence_count,
+                    )
+                ]
+            perform(
+                case,
+                "cover_unit",
+                case.trainee,
+                data={
+                    "milestone_id": tour.id,
+                    "unit": kecamatan,
+                    "covered_on": day.isoformat(),
+                    "note": f"Pembinaan Peratin dan Pj. Peratin di aula kantor camat; {pekon} "
+                    "pekon hadir. Dibahas administrasi pemerintahan, pengelolaan Dana Desa dan "
+                    "pemberdayaan masyarakat.",
+                },
+                files=_uploads(files),
+            )
+        self.report(
+            case,
+            tour,
+            "in_progress",
+            "Pembinaan tata kelola pemerintahan pekon telah dilaksanakan di 14 dari 15 "
+            "kecamatan. Tinggal Kecamatan Sukau yang belum dikunjungi; dijadwalkan sebagai "
+            "titik terakhir bersama camat setempat.",
+            when=last,
+        )
+        when = self.recent(case, 2)
+        self.report(
+            case,
+            profil,
+            "reported",
+            "Sosialisasi pengisian profil pekon berbasis aplikasi bagi operator pekon telah "
+            "dilaksanakan dua angkatan: angkatan I untuk Kecamatan Belalau dan Batu Ketulis di "
+            "kantor Kecamatan Batu Ketulis, angkatan II untuk Kecamatan Balik Bukit dan Sukau "
+            "di Liwa. Peserta memahami tata cara penyusunan profil pekon sesuai Permendagri "
+            "Nomor 81 Tahun 2015.",
+            2,
+            when,
+            [
+                _pdf_file(
+                    "Daftar Hadir Sosialisasi Profil Pekon",
+                    [
+                        "Sosialisasi pengisian profil pekon berbasis aplikasi bagi operator "
+                        "pekon, angkatan I dan II.",
+                        "Angkatan I: operator pekon Kecamatan Belalau dan Batu Ketulis "
+                        "(24 orang). Angkatan II: operator pekon Kecamatan Balik Bukit dan "
+                        "Sukau (21 orang).",
+                        "Narasumber: Bidang Penataan dan Kerjasama Pekon DPMP Lampung Barat.",
+                    ],
+                    case.trainee,
+                    "Liwa",
+                    when,
+                ),
+            ],
+        )
+
+    def peserta_story(self, plan: Plan, short: list[Milestone]) -> None:
+        """The `peserta` account: one milestone verified, one awaiting the mentor's
+        verification (above target), one returned by the mentor with a comment."""
+        case = plan.case
+        curriculum, school, musrenbang = short
+        when = self.around(case, curriculum)
+        self.report(
+            case,
+            curriculum,
+            "reported",
+            "Kurikulum Sekolah Musrenbangdes (6 sesi: hak dan peran perempuan dalam "
+            "perencanaan desa, membaca APBDes, menyusun usulan, berbicara di forum) dan lembar "
+            "usulan baku telah disusun bersama Bidang Pemberdayaan Masyarakat dan PKK.",
+            1,
+            when,
+            [
+                _pdf_file(
+                    "Kurikulum Sekolah Musrenbangdes",
+                    [
+                        "Sesi 1: Hak dan peran perempuan dalam perencanaan pembangunan desa.",
+                        "Sesi 2: Membaca RPJMDes, RKPDes dan APBDes.",
+                        "Sesi 3: Menggali kebutuhan layanan dasar bersama kelompok perempuan.",
+                        "Sesi 4: Menyusun usulan dengan lembar usulan baku.",
+                        "Sesi 5: Menyampaikan usulan dalam Musrenbangdes.",
+                        "Sesi 6: Mengawal usulan hingga masuk RKPDes.",
+                    ],
+                    case.trainee,
+                    "Tenggarong",
+                    when,
+                )
+            ],
+        )
+        self.decide(
+            case,
+            curriculum,
+            "verify_milestone",
+            "Kurikulum sudah sesuai; lembar usulan baku mudah dipakai kader.",
+        )
+        self.report(
+            case,
+            musrenbang,
+            "in_progress",
+            "Pendampingan berjalan: dua Musrenbangdes sudah didampingi, empat desa lagi "
+            "terjadwal minggu depan.",
+            2,
+            self.recent(case, 12),
+        )
+        when = self.recent(case, 4)
+        self.report(
+            case,
+            musrenbang,
+            "reported",
+            "Kader perempuan hadir dan menyampaikan usulan pada Musrenbangdes di 6 desa "
+            "percontohan; 23 usulan kelompok perempuan tercatat, 9 di antaranya masuk "
+            "prioritas RKPDes.",
+            6,
+            when,
+            [self.evidence(plan, musrenbang, when, photo=True)],
+        )
+        when = self.recent(case, 1)
+        self.report(
+            case,
+            school,
+            "reported",
+            "Sekolah Musrenbangdes dilaksanakan di 6 desa percontohan di Kecamatan Loa Kulu "
+            "dan Sebulu, diikuti 64 kader perempuan (target 60). Laporan disusun setelah "
+            "rekap daftar hadir dari keenam desa lengkap.",
+            64,
+            when,
+            [
+                self.evidence(plan, school, self.recent(case, 9), photo=True),
+                self.evidence(plan, school, self.recent(case, 7), photo=True),
+                _pdf_file(
+                    "Rekap Daftar Hadir Sekolah Musrenbangdes",
+                    [
+                        "Peserta: kader perempuan dari 6 desa percontohan di Kecamatan Loa Kulu "
+                        "dan Sebulu.",
+                        "Jumlah peserta hadir: 64 orang (target 60 orang).",
+                        "Daftar hadir per desa bertanda tangan terlampir pada arsip bidang.",
+                    ],
+                    case.trainee,
+                    "Tenggarong",
+                    when,
+                ),
+            ],
+        )
+        self.decide(
+            case,
+            musrenbang,
+            "return_milestone",
+            "Berita acara Musrenbangdes baru terlampir untuk 4 dari 6 desa, dan capaian belum "
+            "diuraikan per desa. Lampirkan berita acara keenam desa beserta daftar usulan "
+            "kelompok perempuan yang masuk RKPDes.",
+        )
+
+    def kukar_story(self, plan: Plan, short: list[Milestone]) -> None:
+        """DPMD Kukar (seed 001): the team's decree sent back once as a draft, then the
+        guideline and the pilot villages, all verified with their evidence."""
+        case = plan.case
+        decree, guideline, villages = short
+        when = self.around(case, decree)
+        self.report(
+            case,
+            decree,
+            "reported",
+            "Tim pembina terpadu lintas sektor dibentuk: DPMD, Bappeda, camat dan fasilitator "
+            "pembangunan desa. Rancangan SK terlampir.",
+            1,
+            _working_days_before(when, 3),
+        )
+        self.decide(
+            case,
+            decree,
+            "return_milestone",
+            "Yang dilampirkan masih rancangan. Mohon unggah SK yang sudah ditandatangani dan "
+            "bernomor.",
+        )
+        self.report(
+            case,
+            decree,
+            "reported",
+            "SK Kepala DPMD Kutai Kartanegara tentang Tim Pembina Terpadu Perencanaan "
+            "Pembangunan Desa telah ditandatangani dan bernomor; terlampir.",
+            1,
+            when,
+            [
+                _pdf_file(
+                    "Keputusan Kepala DPMD Kutai Kartanegara tentang Tim Pembina Terpadu",
+                    [
+                        "Menetapkan Tim Pembina Terpadu Perencanaan Pembangunan Desa yang "
+                        "terdiri atas unsur DPMD, Bappeda, camat dan fasilitator pembangunan "
+                        "desa.",
+                        "Tim bertugas melaksanakan pelatihan, pendampingan dan fasilitasi "
+                        "Musrenbangdes secara sistematis.",
+                        "Keputusan ini berlaku sejak tanggal ditetapkan.",
+                    ],
+                    case.mentor,
+                    "Tenggarong",
+                    when,
+                )
+            ],
+        )
+        self.decide(case, decree, "verify_milestone", "SK sudah sesuai.")
+        when = self.around(case, guideline)
+        self.report(
+            case,
+            guideline,
+            "reported",
+            "Pedoman pembinaan terpadu perencanaan pembangunan desa disusun bersama tim "
+            "pembina dan dibahas dalam rapat koordinasi dengan camat.",
+            1,
+            when,
+            [
+                _pdf_file(
+                    "Pedoman Pembinaan Terpadu Perencanaan Pembangunan Desa",
+                    [
+                        "Bab I: Latar belakang dan dasar hukum.",
+                        "Bab II: Tim pembina terpadu dan pembagian peran.",
+                        "Bab III: Tahapan pembinaan: pelatihan, pendampingan, fasilitasi "
+                        "Musrenbangdes.",
+                        "Bab IV: Penyelarasan RKPDes dengan RKPD.",
+                        "Bab V: Pemantauan dan evaluasi.",
+                    ],
+                    case.trainee,
+                    "Tenggarong",
+                    when,
+                )
+            ],
+        )
+        self.decide(case, guideline, "verify_milestone")
+        when = self.around(case, villages)
+        self.report(
+            case,
+            villages,
+            "reported",
+            "Pelatihan perangkat desa dan fasilitasi Musrenbangdes oleh tim pembina terpadu "
+            "dilaksanakan di 12 desa percontohan di Kecamatan Tenggarong, Loa Kulu dan Sebulu. "
+            "Usulan desa disusun dengan format yang selaras dengan RKPD.",
+            12,
+            when,
+            [
+                self.evidence(plan, villages, _working_days_before(when, 6), photo=True),
+                self.evidence(plan, villages, _working_days_before(when, 2), photo=True),
+                self.evidence(plan, villages, when, photo=False),
+            ],
+        )
+        self.decide(
+            case, villages, "verify_milestone", "Bukti lengkap. Lanjutkan ke seluruh kecamatan."
+        )
+
+    # ---- the final report: written through its service ---------------------------------
+    def final_report_text(self, plan: Plan) -> dict:
+        case = plan.case
+        if plan.special == "kukar":
+            texts = dict(KUKAR_REPORT)
+        else:
+            texts = self.generic_report(plan)
+        letter = self.letters.get(case.id)
+        if letter:
+            texts["sponsor_commitment"] = texts["sponsor_commitment"].format(
+                number=letter["letter_number"],
+                date=_tanggal(date.fromisoformat(letter["letter_date"])),
+            )
+        texts["video_link"] = f"https://video.example.org/aksi-perubahan/{case.id}"
+        texts["results"] = {
+            str(m.id): _result_text(m) for m in case.milestones if m.term == "short"
+        }
+        return texts
+
+    def generic_report(self, plan: Plan) -> dict:
+        case = plan.case
+        short = [m for m in case.milestones if m.term == "short"]
+        closed = [m for m in short if m.status == "verified"]
+        cohort = case.cohort
+        summary = (
+            f"Aksi perubahan “{case.title}” dilaksanakan pada "
+            f"{_tanggal(cohort.implementation_start)} – {_tanggal(cohort.implementation_end)}. "
+            f"{len(closed)} dari {len(short)} tahapan jangka pendek terverifikasi mentor. "
+            f"Terobosan: {case.innovation}"
+        )
+        team = ", ".join(member["name"] for member in (case.team or [])[1:])
+        steps = "; ".join(f"{m.activity.lower()} ({_progress(m)})" for m in short)
+        return {
+            "executive_summary": summary,
+            "implementation": (
+                f"Tim efektif ({team}) melaksanakan tahapan berikut: {steps}. Pemangku "
+                "kepentingan dilibatkan melalui rapat koordinasi dan pendampingan di lapangan; "
+                "mentor memverifikasi setiap tahapan berdasarkan bukti yang diunggah."
+            ),
+            "lessons_learned": " ".join(self.prng.sample(LESSONS, 2)),
+            "continuation_medium": case.objective_medium
+            + " Rencana tindak dibahas dalam rapat pimpinan dan dimasukkan ke Renja tahun depan.",
+            "continuation_long": case.objective_long,
+            "sponsor_commitment": f"{case.executive.position} mendukung aksi perubahan ini "
+            "melalui surat dukungan Nomor {number} tanggal {date} dan berkomitmen memasukkan "
+            "kegiatan lanjutan ke dalam rencana kerja dan anggaran tahun berikutnya.",
+        }
+
+    def write_final_report(self, plan: Plan) -> None:
+        case = plan.case
+        reports.save_report(
+            case,
+            case.trainee,
+            self.final_report_text(plan),
+            expected_version=reports.version_of(case),
+        )
 
     def build(self) -> None:
         self.build_regions()
@@ -1471,13 +2054,14 @@ class _Builder:
         # Ids, not objects: the session is emptied between cases below.
         self.organizer_of = {s.cohort.id: s.organizers[0].id for s in self.cohorts}
         case_ids = [plan.case.id for plan in self.plans]
-        # Every commit expires all loaded objects; keeping the session small keeps each
-        # perform() from reloading the whole demo world.
+        # One case at a time in the session: each perform() flushes and commits only what
+        # that case touched, not the whole demo world.
         db.session.expunge_all()
         for plan, case_id in zip(self.plans, case_ids, strict=True):
             plan.case = db.session.get(Case, case_id)
             self.drive(plan)
-            self.progress(plan)
+            if plan.case.state == "implementation":
+                self.implementation(plan)
             db.session.commit()
             db.session.expunge_all()
 
@@ -1594,8 +2178,45 @@ PESERTA_TOPIC = dict(
     innovation="Sekolah Musrenbangdes: pembekalan singkat kader perempuan sebelum musyawarah, "
     "dengan lembar usulan baku.",
     milestones=[
-        ("Menyusun kurikulum Sekolah Musrenbangdes", "Kurikulum", 1, "dokumen"),
+        (
+            "Menyusun kurikulum Sekolah Musrenbangdes",
+            "Kurikulum dan lembar usulan baku",
+            1,
+            "dokumen",
+        ),
         ("Sekolah Musrenbangdes di desa percontohan", "Kader perempuan terlatih", 60, "orang"),
+        (
+            "Pendampingan kader perempuan pada Musrenbangdes",
+            "Usulan kelompok perempuan tercatat dalam berita acara Musrenbangdes",
+            6,
+            "desa",
+        ),
+    ],
+)
+
+PESERTA2_TOPIC = dict(
+    title="Percepatan Penyaluran Dana Desa melalui Verifikasi Persyaratan Berbasis Aplikasi di "
+    "Kabupaten Kutai Kartanegara",
+    current="Dokumen persyaratan penyaluran Dana Desa diperiksa manual dan bolak-balik antara "
+    "desa, kecamatan dan DPMD; penyaluran tahap I sering terlambat.",
+    ideal="Persyaratan penyaluran diverifikasi daring sekali jalan dan Dana Desa tersalur tepat "
+    "waktu.",
+    issue="Lambatnya verifikasi dokumen persyaratan penyaluran Dana Desa.",
+    innovation="Aplikasi verifikasi persyaratan penyaluran Dana Desa dengan daftar periksa baku "
+    "dan status yang dapat dipantau desa.",
+    milestones=[
+        (
+            "Menyusun daftar periksa baku persyaratan penyaluran",
+            "Daftar periksa baku",
+            1,
+            "dokumen",
+        ),
+        (
+            "Uji coba verifikasi daring di kecamatan percontohan",
+            "Desa terverifikasi daring",
+            20,
+            "desa",
+        ),
     ],
 )
 
@@ -1672,49 +2293,317 @@ LAMBAR_TOPIC = dict(
 )
 
 
+KUKAR_REPORT = dict(
+    executive_summary="Aksi perubahan “Penataan Tata Kelola Perencanaan Pembangunan Desa "
+    "dengan Pembinaan Secara Terpadu” menyatukan pembinaan perencanaan desa yang selama ini "
+    "berjalan sendiri-sendiri ke dalam satu tim pembina lintas sektor. Selama masa "
+    "implementasi tim pembina terpadu ditetapkan dengan SK Kepala DPMD, pedoman pembinaan "
+    "terpadu tersusun, dan 12 desa percontohan di Kecamatan Tenggarong, Loa Kulu dan Sebulu "
+    "didampingi hingga Musrenbangdes dengan usulan yang selaras dengan RKPD.",
+    implementation="Tahap pertama membentuk tim pembina terpadu (DPMD, Bappeda, camat dan "
+    "fasilitator pembangunan desa); rancangan SK sempat dikembalikan mentor sampai SK yang "
+    "ditandatangani terlampir. Tim lalu menyusun pedoman pembinaan terpadu dan membahasnya "
+    "dalam rapat koordinasi dengan camat. Pelatihan perangkat desa dan fasilitasi "
+    "Musrenbangdes dilaksanakan bergilir di 12 desa percontohan; setiap kegiatan dilaporkan "
+    "dengan berita acara dan dokumentasi, lalu diverifikasi mentor.",
+    lessons_learned="Pembinaan yang terpadu menghemat waktu desa: satu jadwal, satu format "
+    "usulan, satu tim. Dukungan tertulis Bupati sejak awal memudahkan keterlibatan Bappeda "
+    "dan camat. Pergantian perangkat desa menuntut modul yang dapat dipelajari ulang, "
+    "sehingga materi pelatihan direkam dan dibagikan.",
+    continuation_medium=KUKAR_TOPIC["medium"] + " Jadwal pembinaan per kecamatan disepakati "
+    "dalam rapat koordinasi camat triwulan pertama.",
+    continuation_long=KUKAR_TOPIC["long"] + " Pedoman pembinaan terpadu diusulkan menjadi "
+    "Peraturan Bupati.",
+    sponsor_commitment="Bupati Kutai Kartanegara, Aulia Rahman, mendukung penuh aksi perubahan "
+    "ini melalui surat dukungan Nomor {number} tanggal {date}, dengan komitmen penganggaran "
+    "dan dukungan teknis agar pembinaan terpadu menjangkau seluruh desa.",
+)
+
+# ---- the implementation story: texts and evidence --------------------------------------
+# Statuses of the short-term milestones of the cases still implementing, in turn, so every
+# status shows: verified, reported (awaiting the mentor), returned, not achieved, etc.
+SCENARIOS = [
+    ("verified", "reported"),
+    ("verified", "returned"),
+    ("in_progress", "planned"),
+    ("verified", "not_achieved"),
+    ("reported", "planned"),
+    ("verified", "in_progress"),
+    ("returned", "planned"),
+    ("verified", "verified"),
+]
+# What a trainee who has verified everything has drafted of the final report so far.
+DRAFT_FIELDS = ("executive_summary", "implementation", "results")
+REPORTED_TEXT = [
+    "{activity} telah dilaksanakan bersama tim efektif. Capaian: {done} {unit} ({output}). "
+    "Dokumentasi dan dokumen pendukung terlampir.",
+    "Kegiatan selesai sesuai rencana kerja: {output}, {done} {unit} dari target {target}. "
+    "Pelaksanaan dikoordinasikan dengan mentor dan pemangku kepentingan terkait.",
+    "{output}: tercapai {done} {unit}. Kegiatan didukung staf bidang dan mitra di lapangan; "
+    "bukti kegiatan terlampir.",
+]
+ABOVE_TEXT = " Capaian melampaui target berkat dukungan camat dan antusiasme peserta."
+IN_PROGRESS_TEXT = [
+    "Persiapan berjalan: rapat tim efektif sudah dilaksanakan dan jadwal disepakati dengan mitra.",
+    "Sedang berjalan; sejauh ini {done} {unit} terlaksana. Sisanya dijadwalkan dalam dua "
+    "pekan ke depan.",
+    "Bahan dan undangan sudah disiapkan; pelaksanaan menunggu konfirmasi jadwal dari pimpinan.",
+]
+NOT_ACHIEVED_TEXT = [
+    "Tidak tercapai dalam masa implementasi: anggaran kegiatan baru tersedia pada APBD "
+    "Perubahan. Sisanya dijadwalkan pada triwulan berikutnya dan masuk rencana jangka menengah.",
+    "Jadwal bertabrakan dengan agenda pemerintah daerah sehingga kegiatan ditunda atas arahan "
+    "pimpinan; dilanjutkan setelah pelatihan dengan komitmen mentor.",
+    "Mitra pelaksana belum siap karena pergantian pejabat; kegiatan dialihkan ke rencana "
+    "jangka menengah.",
+]
+# (the mentor's comment, what the trainee fixed before reporting again)
+RETURN_NOTES = [
+    (
+        "Foto kegiatan belum menunjukkan jumlah peserta; lampirkan daftar hadir yang "
+        "ditandatangani.",
+        "daftar hadir bertanda tangan dilampirkan",
+    ),
+    (
+        "Yang dilampirkan masih draf. Mohon unggah dokumen yang sudah ditandatangani dan bernomor.",
+        "dokumen yang sudah ditandatangani dan bernomor dilampirkan",
+    ),
+    (
+        "Capaian belum diuraikan; lampirkan rincian per lokasi kegiatan beserta dokumentasinya.",
+        "rincian capaian per lokasi dan dokumentasinya dilampirkan",
+    ),
+    (
+        "Mohon lengkapi berita acara kegiatan dan notula rapat sebagai bukti.",
+        "berita acara dan notula rapat dilampirkan",
+    ),
+]
+VERIFY_NOTES = [
+    "",
+    "Sudah sesuai. Terima kasih.",
+    "Bukti lengkap, capaian sesuai target.",
+    "Terverifikasi. Lanjutkan ke tahapan berikutnya.",
+]
+LESSONS = [
+    "Keterlibatan mentor sejak awal mempercepat keputusan di setiap tahapan.",
+    "Koordinasi lintas perangkat daerah menentukan keberhasilan; rapat singkat yang rutin "
+    "lebih efektif daripada rapat besar yang jarang.",
+    "Data awal yang valid memudahkan penetapan sasaran dan pengukuran capaian.",
+    "Bukti kegiatan perlu dikumpulkan saat kegiatan berlangsung, bukan di akhir.",
+    "Tim efektif yang kecil dengan pembagian tugas jelas bekerja lebih cepat.",
+]
+BULAN = [
+    "Januari",
+    "Februari",
+    "Maret",
+    "April",
+    "Mei",
+    "Juni",
+    "Juli",
+    "Agustus",
+    "September",
+    "Oktober",
+    "November",
+    "Desember",
+]
+PHOTO_WALLS = [(46, 111, 84), (33, 86, 140), (150, 84, 40), (96, 64, 138), (124, 45, 62)]
+SHIRTS = [(235, 235, 235), (40, 60, 110), (160, 40, 40), (200, 170, 60), (60, 120, 70)]
+
+
+def _tanggal(d: date) -> str:
+    return f"{d.day} {BULAN[d.month - 1]} {d.year}"
+
+
+def _working_days_before(d: date, n: int) -> date:
+    while n > 0:
+        d -= timedelta(days=1)
+        if is_working_day(d):
+            n -= 1
+    return d
+
+
+def _progress(m: Milestone) -> str:
+    return f"{m.achieved_quantity or 0:g} dari {m.target_quantity or 0:g} {m.target_unit}"
+
+
+def _result_text(m: Milestone) -> str:
+    """The final report's result against one short-term milestone."""
+    done, target = m.achieved_quantity or 0, m.target_quantity or 0
+    if m.status == "not_achieved":
+        return f"Belum tercapai ({_progress(m)}). {m.closing_note}"
+    rating = "melampaui target" if done > target else "sesuai target"
+    if done < target:
+        rating = "di bawah target"
+    return f"Tercapai {_progress(m)} ({rating}): {m.output}. Diverifikasi mentor."
+
+
+def _uploads(files: list[tuple[str, bytes]] | None) -> list[FileStorage]:
+    return [FileStorage(stream=io.BytesIO(data), filename=name) for name, data in files or []]
+
+
+def _latin1(text: str) -> str:
+    # The PDF core fonts and the default bitmap font know Latin-1 only.
+    for fancy, plain in (("—", "-"), ("–", "-"), ("“", '"'), ("”", '"'), ("’", "'")):
+        text = text.replace(fancy, plain)
+    return text.encode("latin-1", "replace").decode("latin-1")
+
+
+def _slug(text: str, limit: int = 60) -> str:
+    """A file name as people type it: words joined by underscores, cut between words."""
+    name = ""
+    for word in re.sub(r"[^A-Za-z0-9]+", " ", _latin1(text)).split():
+        if name and len(name) + 1 + len(word) > limit:
+            break
+        name = f"{name}_{word}" if name else word
+    return name or "dokumen"
+
+
+def _document_title(m: Milestone) -> str:
+    """The title of the document a milestone produced: "Menyusun SOP rekonsiliasi aset"
+    gives "SOP rekonsiliasi aset", "Membentuk tim …" the decree forming it."""
+    activity = m.activity
+    if activity.startswith("Menyusun "):
+        rest = activity.removeprefix("Menyusun ")
+        return rest[:1].upper() + rest[1:]
+    if activity.startswith("Membentuk "):
+        return "Keputusan tentang Pembentukan " + activity.removeprefix("Membentuk ")
+    return f"{m.output}: {activity}"
+
+
+def _wrap(draw, text: str, font, width: int, lines: int) -> list[str]:
+    out: list[str] = []
+    for word in _latin1(text).split():
+        if out and draw.textlength(f"{out[-1]} {word}", font=font) <= width:
+            out[-1] = f"{out[-1]} {word}"
+        else:
+            out.append(word)
+    return out[:lines]
+
+
+def _photo_file(banner: list[str], caption: list[str], day: date, n: int) -> tuple[str, bytes]:
+    """A small JPEG that reads as a photo of the event: banner, audience, caption strip —
+    and says it is demo data. Named as a phone names its photos."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    rng = random.Random(n)
+    w, h = 560, 373
+    wall = PHOTO_WALLS[n % len(PHOTO_WALLS)]
+    img = Image.new("RGB", (w, h), tuple(min(255, c + 90) for c in wall))
+    draw = ImageDraw.Draw(img)
+    draw.rectangle([0, 220, w, h], fill=(122, 100, 80))
+    draw.rectangle([50, 18, w - 50, 88], fill=wall)
+    big, small = ImageFont.load_default(size=19), ImageFont.load_default(size=14)
+    lines = [line for text in banner for line in _wrap(draw, text.upper(), big, w - 120, 2)]
+    for i, line in enumerate(lines[:2]):
+        draw.text((w // 2, 40 + i * 26), line, font=big, fill="white", anchor="mm")
+    for row in range(3):
+        for col in range(8):
+            x = 36 + col * 66 + rng.randint(-8, 8) + (row % 2) * 22
+            y = 176 + row * 42
+            draw.rectangle([x - 15, y, x + 15, y + 38], fill=rng.choice(SHIRTS))
+            draw.ellipse([x - 10, y - 22, x + 10, y - 1], fill=(110 + rng.randint(0, 40), 80, 55))
+    draw.rectangle([0, h - 50, w, h], fill=(20, 20, 20))
+    for i, text in enumerate(caption[:2]):
+        line = _wrap(draw, text, small, w - 24, 1)
+        draw.text((12, h - 43 + i * 20), line[0] if line else "", font=small, fill="white")
+    draw.text((w - 8, 6), "data demo", font=small, fill=(255, 255, 255), anchor="ra")
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=60, optimize=True)
+    name = f"IMG_{day:%Y%m%d}_{rng.randint(8, 16):02d}{rng.randint(0, 59):02d}{n % 60:02d}.jpg"
+    return name, out.getvalue()
+
+
+def _pdf_file(title: str, lines: list[str], signer: User, place: str, day: date):
+    """A one-page PDF (berita acara, decree, guideline…) marked as demo data."""
+    from fpdf import FPDF
+
+    def row(text: str, height: float, x: float | None = None, align: str = "L") -> None:
+        if x is not None:
+            pdf.set_x(x)
+        pdf.cell(0, height, text, align=align, new_x="LMARGIN", new_y="NEXT")
+
+    # Wrapped by character count: fpdf2's multi_cell measures every glyph and would take
+    # most of the demo's time.
+    pdf = FPDF(format="A4")
+    pdf.set_title(_latin1(title))
+    pdf.set_creator("Aksi - data demo")
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 14)
+    for line in textwrap.wrap(_latin1(title.upper()), 52):
+        row(line, 7, align="C")
+    pdf.set_font("Helvetica", "I", 9)
+    row("Dokumen contoh - data demo Aksi", 6, align="C")
+    pdf.ln(6)
+    pdf.set_font("Helvetica", "", 11)
+    for text in lines:
+        for line in textwrap.wrap(_latin1(text), 88):
+            row(line, 6)
+        pdf.ln(2)
+    pdf.ln(10)
+    row(_latin1(f"{place}, {_tanggal(day)}"), 6, x=115)
+    pdf.ln(18)
+    row(_latin1(signer.name), 6, x=115)
+    row(f"NIP {signer.nip}", 6, x=115)
+    return f"{_slug(title)}.pdf", bytes(pdf.output())
+
+
 def load(today: date | None = None) -> bool:
     """Create the demo data unless present. Returns True when it created it."""
-    exists = db.session.scalar(select(Institution.id).where(Institution.code == MARKER_CODE))
-    db.session.commit()  # hand the connection back before _relaxed_sqlite hooks the pool
-    if exists is not None:
-        return False
-    with _relaxed_sqlite():
+    with _one_transaction():
+        marker = select(Institution.id).where(Institution.code == MARKER_CODE)
+        if db.session.scalar(marker) is not None:
+            return False
         _Builder(today or date.today()).build()
     return True
 
 
 @contextmanager
-def _relaxed_sqlite():
-    """On SQLite, skip the fsync of each of the ~300 commits while the demo loads; the
-    setting is put back when each connection returns to the pool. A crash mid-load loses
-    only demo data, which `flask aksi demo` recreates on an empty database."""
-    engine = db.engine
-    if engine.dialect.name != "sqlite":
-        yield
-        return
+def _one_transaction():
+    """Run the block as one database transaction although perform() commits after every
+    action: the session joins an outer transaction, so each of its commits only releases a
+    savepoint. A failure or an interruption rolls everything back and removes the evidence
+    files written so far, so the next run starts afresh instead of finding half a demo.
+    (On SQLite it is also fast: one commit, one sync.)"""
+    db.session.remove()
+    connection = db.engine.connect()
+    driver = connection.connection.driver_connection
+    sqlite = connection.dialect.name == "sqlite"
+    isolation = None
+    if sqlite:
+        # pysqlite begins and commits on its own, which breaks savepoints; take over, so
+        # that exactly BEGIN, SAVEPOINT, RELEASE and COMMIT are sent.
+        isolation = driver.isolation_level
+        driver.isolation_level = None
+    written: list[str] = []
 
-    def relax(dbapi_connection, record, _proxy):
-        cursor = dbapi_connection.cursor()
-        record.info["aksi_synchronous"] = cursor.execute("PRAGMA synchronous").fetchone()[0]
-        cursor.execute("PRAGMA synchronous=OFF")
-        cursor.close()
+    def track(_session, instance) -> None:
+        if isinstance(instance, Document):
+            written.extend(n for n in (instance.stored_name, instance.thumb_name) if n)
 
-    def restore(dbapi_connection, record):
-        previous = record.info.pop("aksi_synchronous", None)
-        if dbapi_connection is not None and previous is not None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute(f"PRAGMA synchronous={int(previous)}")
-            cursor.close()
-
-    event.listen(engine, "checkout", relax)
-    event.listen(engine, "checkin", restore)
+    # Nothing else writes meanwhile, so what a commit leaves in memory stays true: keeping it
+    # (expire_on_commit=False) spares reloading each case after every one of ~450 actions.
+    session = db.session.session_factory(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    # Flask-SQLAlchemy's get_bind would hand out the engine, i.e. another connection.
+    session.get_bind = lambda *args, **kwargs: connection
+    event.listen(session, "transient_to_pending", track)
+    outer = connection.begin()
     try:
+        if sqlite:
+            connection.exec_driver_sql("BEGIN")
+        db.session.registry.set(session)
         yield
+        session.commit()
+        db.session.remove()
+        outer.commit()
     except BaseException:
-        db.session.rollback()  # hands the connection back too, restoring its setting
+        db.session.remove()
+        outer.rollback()
+        folder = upload_dir()
+        for name in written:
+            (folder / name).unlink(missing_ok=True)
         raise
-    else:
-        db.session.commit()
     finally:
-        event.remove(engine, "checkout", relax)
-        event.remove(engine, "checkin", restore)
+        if sqlite:
+            driver.isolation_level = isolation
+        connection.close()
