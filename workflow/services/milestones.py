@@ -153,7 +153,7 @@ def _quantity(raw, errors: dict) -> float | None:
         return None
     try:
         value = float(str(raw).replace(",", ".")) if isinstance(raw, str) else float(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         errors["achieved_quantity"] = _l("Must be a number.")
         return None
     if not math.isfinite(value):
@@ -226,7 +226,8 @@ def report_progress(ctx: ActivityContext) -> ActivityResult:
             if status == "not_achieved"
             else _l("Describe what was done.")
         )
-    if status == "reported" and m.target_quantity is not None and not m.units and quantity is None:
+    missing_quantity = m.target_quantity is not None and not m.units and quantity is None
+    if status == "reported" and missing_quantity and "achieved_quantity" not in errors:
         errors["achieved_quantity"] = _l("Give the quantity achieved.")
     uploads = _uploads(ctx, errors)
     if errors:
