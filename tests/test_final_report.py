@@ -349,7 +349,7 @@ def test_editor_page(started, client, trainee):
     assert 'id="report-version" name="version" value="0"' in html
     assert triggers_in(html) == ["submit_report"]  # blocked, with what is missing
     assert "The executive summary is empty." in html and NOT_CLOSED in html
-    assert "js/report.js" in html
+    assert "js/editor.js" in html
 
 
 def test_autosave_saves_and_sends_the_new_version(started, client, trainee):

@@ -1,4 +1,5 @@
-// The proposal editor: autosave states and keeping every form on the latest draft version.
+// The proposal and final report editors: autosave states, and keeping every form on the
+// latest draft version.
 (function () {
   "use strict";
 
@@ -24,12 +25,18 @@
   document.addEventListener("htmx:responseError", failed);
   document.addEventListener("htmx:sendError", failed);
 
-  // Each save answers with the new version; later saves and Submit must carry it.
-  document.body.addEventListener("aksiVersion", function (evt) {
-    var value = evt.detail && evt.detail.value;
-    if (value === undefined || value === null) { return; }
-    document.querySelectorAll("input[type=hidden][name=version]").forEach(function (input) {
-      input.value = String(value);
+  // Each save answers with the new version; later saves (and Submit) must carry it. The
+  // proposal's saves move the case's version (every `version` input follows); the final
+  // report has its own, so only its inputs follow and the submit form keeps the case's.
+  function keepVersion(eventName, selector) {
+    document.body.addEventListener(eventName, function (evt) {
+      var value = evt.detail && evt.detail.value;
+      if (value === undefined || value === null) { return; }
+      document.querySelectorAll(selector).forEach(function (input) {
+        input.value = String(value);
+      });
     });
-  });
+  }
+  keepVersion("aksiVersion", "input[type=hidden][name=version]");
+  keepVersion("aksiReportVersion", "input[type=hidden][data-report-version]");
 })();
