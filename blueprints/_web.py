@@ -15,17 +15,10 @@ from sqlalchemy import exists, select
 
 from workflow.extensions import db
 from workflow.models import Case
+from workflow.permissions import ROLE_LABELS as CASE_ROLE_LABELS
 from workflow.permissions import ROLES, _role_clause
 
-ROLE_LABELS = {
-    "trainee": _l("Trainee"),
-    "mentor": _l("Mentor"),
-    "executive": _l("Executive"),
-    "coach": _l("Coach"),
-    "examiner": _l("Examiner"),
-    "organizer": _l("Organizer"),
-    "admin": _l("Admin"),
-}
+ROLE_LABELS = {**CASE_ROLE_LABELS, "admin": _l("Admin")}
 LANGUAGES = {"id": "Bahasa Indonesia", "en": "English"}
 
 

@@ -128,7 +128,7 @@ def editor_context(case: Case, **extra) -> dict:
 
 
 def _with_version(response, case: Case):
-    # report.js sets the report form's hidden `version` from this event, so the next save
+    # editor.js sets the report form's hidden `version` from this event, so the next save
     # does not meet a false conflict. (The submit form carries the case version, untouched.)
     response.headers["HX-Trigger"] = json.dumps(
         {"aksiReportVersion": {"value": R.version_of(case)}}

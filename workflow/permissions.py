@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, false, or_, select
 
 from .engine import registry
@@ -97,6 +98,14 @@ def _role_clause(user: User, role: str):
 
 
 ROLES = ("trainee", "mentor", "executive", "coach", "examiner", "organizer")
+ROLE_LABELS = {
+    "trainee": _l("Trainee"),
+    "mentor": _l("Mentor"),
+    "executive": _l("Executive"),
+    "coach": _l("Coach"),
+    "examiner": _l("Examiner"),
+    "organizer": _l("Organizer"),
+}
 
 
 def cases_visible_to(user: User) -> Select:

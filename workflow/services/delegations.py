@@ -13,12 +13,13 @@ from ..extensions import db
 from ..models import Case, CohortMember, Delegation, User
 from ..models._base import utcnow
 from ..permissions import DEFAULT_ZONE, case_zone
+from ..permissions import ROLE_LABELS as CASE_ROLE_LABELS
 from .calendar import local_date
 from .errors import Blocked, Forbidden, NotAvailable
 
 KIND_LABELS = {"plt": _l("Plt. (acting official)"), "plh": _l("Plh. (daily acting official)")}
 KIND_ABBREVIATIONS = {"plt": "Plt.", "plh": "Plh."}
-ROLE_LABELS = {"mentor": _l("Mentor"), "executive": _l("Executive")}
+ROLE_LABELS = {role: CASE_ROLE_LABELS[role] for role in ("mentor", "executive")}
 REASON_MAX = 1000
 MAX_DAYS = 366
 

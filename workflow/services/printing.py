@@ -278,23 +278,17 @@ def _signature(
         )
 
 
-def proposal_pdf(case: Case) -> bytes:
-    """The proposal and its approval page as PDF bytes."""
-    definition = definition_of(case)
-    zone = case_zone(case)
+def _front_page(pdf, case: Case, definition, heading: str, extra_facts=()) -> None:
+    """The first page's head, shared by the proposal and the final report: institution,
+    cohort, the document's name, the title and the facts of the case."""
     cohort = case.cohort
-    institution = cohort.program.institution
-    pdf = ProposalPDF(footer_text=f"{case.title or ''}"[:90])
-    pdf.set_title(pdf.clean(case.title or _("Change action proposal")))
     pdf.set_author(pdf.clean(case.trainee.name))
     pdf.set_creator("Aksi")
-
-    # ---------------------------------------------------------------- the proposal
     pdf.add_page()
-    pdf.para(institution.name, style="B", size=10, align="C")
+    pdf.para(cohort.program.institution.name, style="B", size=10, align="C")
     pdf.para(f"{cohort.program.name} · {cohort.name}", size=10, align="C")
     pdf.ln(3)
-    pdf.para(_("CHANGE ACTION PROPOSAL"), style="B", size=14, align="C")
+    pdf.para(heading, style="B", size=14, align="C")
     pdf.ln(1)
     pdf.para(case.title or _("(no title yet)"), style="B", size=12.5, align="C")
     pdf.ln(4)
@@ -307,13 +301,24 @@ def proposal_pdf(case: Case) -> bytes:
         (_("Mentor"), case.mentor.name if case.mentor else "—"),
         (_("Executive"), case.executive.name if case.executive else "—"),
         (_("State"), definition.state(case.state).labels.get(_lang())),
+        *extra_facts,
     ]
-    pdf.font("", 10)
     for key, value in facts:
         pdf.font("B", 10)
         pdf.cell(38, 5.4, pdf.clean(key))
         pdf.font("", 10)
         pdf.multi_cell(0, 5.4, pdf.clean(value), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+
+def proposal_pdf(case: Case) -> bytes:
+    """The proposal and its approval page as PDF bytes."""
+    definition = definition_of(case)
+    zone = case_zone(case)
+    pdf = ProposalPDF(footer_text=f"{case.title or ''}"[:90])
+    pdf.set_title(pdf.clean(case.title or _("Change action proposal")))
+
+    # ---------------------------------------------------------------- the proposal
+    _front_page(pdf, case, definition, _("CHANGE ACTION PROPOSAL"))
 
     for number, field in enumerate(TEXT_SECTIONS, start=1):
         pdf.heading(f"{number}. {SECTION_LABELS[field]}")
@@ -397,39 +402,14 @@ def final_report_pdf(case: Case) -> bytes:
     content = report_content(case)
     definition = definition_of(case)
     zone = case_zone(case)
-    cohort = case.cohort
-    institution = cohort.program.institution
     report = case.final_report
     submitted = report.submitted_at if report is not None else None
     pdf = ProposalPDF(footer_text=f"{_('Final report')} · {case.title or ''}"[:90])
     pdf.set_title(pdf.clean(_("Change action final report")))
-    pdf.set_author(pdf.clean(case.trainee.name))
-    pdf.set_creator("Aksi")
-
-    pdf.add_page()
-    pdf.para(institution.name, style="B", size=10, align="C")
-    pdf.para(f"{cohort.program.name} · {cohort.name}", size=10, align="C")
-    pdf.ln(3)
-    pdf.para(_("CHANGE ACTION FINAL REPORT"), style="B", size=14, align="C")
-    pdf.ln(1)
-    pdf.para(case.title or _("(no title yet)"), style="B", size=12.5, align="C")
-    pdf.ln(4)
-    trainee = case.trainee
-    facts = [
-        (_("Trainee"), trainee.name),
-        (_("NIP"), trainee.nip or "—"),
-        (_("Position"), trainee.position or "—"),
-        (_("Agency"), trainee.agency.name if trainee.agency else "—"),
-        (_("Mentor"), case.mentor.name if case.mentor else "—"),
-        (_("Executive"), case.executive.name if case.executive else "—"),
-        (_("State"), definition.state(case.state).labels.get(_lang())),
-        (_("Submitted"), _day(submitted, zone) if submitted else _("Not submitted yet.")),
-    ]
-    for key, value in facts:
-        pdf.font("B", 10)
-        pdf.cell(38, 5.4, pdf.clean(key))
-        pdf.font("", 10)
-        pdf.multi_cell(0, 5.4, pdf.clean(value), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    submitted_on = _day(submitted, zone) if submitted else _("Not submitted yet.")
+    _front_page(
+        pdf, case, definition, _("CHANGE ACTION FINAL REPORT"), [(_("Submitted"), submitted_on)]
+    )
 
     number = 0
     for field in ("executive_summary", "implementation"):
@@ -486,7 +466,7 @@ def final_report_pdf(case: Case) -> bytes:
     pdf.ln(8)
     # The trainee signs as of the submission; the mentor co-signs on paper, undated here.
     signers = (
-        (_("Trainee"), trainee, _day(submitted, zone) if submitted else " "),
+        (_("Trainee"), case.trainee, _day(submitted, zone) if submitted else " "),
         (_("Mentor (project sponsor)"), case.mentor, " "),
     )
     for role_label, person, place_date in signers:

@@ -63,6 +63,7 @@ from ..models import (
     User,
 )
 from ..models._base import utcnow
+from ..permissions import ROLE_LABELS
 from . import mail, notifications
 from .calendar import add_working_days, working_days_between
 from .milestones import due_role, next_due
@@ -73,15 +74,6 @@ ESCALATION = _l("Escalation: the deadline has passed and %(who)s has not acted y
 BATCH_SIZE = 200
 INSERT_CHUNK = 500  # rows per INSERT: well under SQLite's bound-parameter limit
 RETRIES = 3
-
-ROLE_LABELS = {
-    "trainee": _l("Trainee"),
-    "mentor": _l("Mentor"),
-    "executive": _l("Executive"),
-    "coach": _l("Coach"),
-    "examiner": _l("Examiner"),
-    "organizer": _l("Organizer"),
-}
 
 
 def _log() -> logging.Logger:

@@ -140,6 +140,16 @@ def check_input(
     return comment, cleaned, errors
 
 
+def checked_input(spec: Transition | Activity, comment, data) -> tuple[str, dict]:
+    """The clean comment and fields, or Blocked with a message beside each bad field."""
+    clean_comment, clean_data, field_errors = check_input(spec, comment, data)
+    if field_errors:
+        raise Blocked(
+            _l("Some fields need your attention."), list(field_errors.values()), field_errors
+        )
+    return clean_comment, clean_data
+
+
 def blocking_reasons(case: Case, definition: Definition, transition: Transition) -> list:
     """The reasons of the first guard that blocks. Guards run in their declared order and a
     later one may rely on the earlier ones (no "below the pass mark" while scores are missing)."""
@@ -193,11 +203,7 @@ def perform(
     if expected_version is not None and expected_version != case.version:
         raise Conflict(CONFLICT)
     candidates = [t for t in definition.candidates(case.state, trigger) if roles & set(t.roles)]
-    clean_comment, clean_data, field_errors = check_input(candidates[0], comment, data)
-    if field_errors:
-        raise Blocked(
-            _l("Some fields need your attention."), list(field_errors.values()), field_errors
-        )
+    clean_comment, clean_data = checked_input(candidates[0], comment, data)
     transition, reasons = choose(case, definition, candidates)
     if transition is None:
         raise Blocked(_l("This action is blocked."), reasons)
@@ -265,11 +271,7 @@ def _perform_activity(
         raise Forbidden(_l("You may not take this action on this case."))
     if expected_version is not None and expected_version != case.version:
         raise Conflict(CONFLICT)
-    clean_comment, clean_data, field_errors = check_input(activity, comment, data)
-    if field_errors:
-        raise Blocked(
-            _l("Some fields need your attention."), list(field_errors.values()), field_errors
-        )
+    clean_comment, clean_data = checked_input(activity, comment, data)
     on_behalf_of_id = None if own else next(iter(acting.values()))
     context = ActivityContext(
         case=case,
