@@ -18,6 +18,10 @@ MODULES = (
     "proposal",
     "implementation",
     "final_report",
+    "evaluation",
+    "dashboard",
+    "results",
+    "cohorts",
 )
 
 

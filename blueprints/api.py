@@ -478,7 +478,9 @@ def list_events(case_id: int):
 # Routes of later capabilities live beside their OpenAPI paths in their own modules and
 # attach to this blueprint; importing them here registers them before the app does.
 from . import (  # noqa: E402, F401
+    api_dashboard,
     api_delegations,
+    api_evaluation,
     api_implementation,
     api_notifications,
     api_proposals,

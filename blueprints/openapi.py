@@ -455,6 +455,8 @@ EXTENSIONS = (
     "api_delegations",
     "api_notifications",
     "api_implementation",
+    "api_evaluation",
+    "api_dashboard",
 )
 
 

@@ -18,7 +18,12 @@ if TYPE_CHECKING:
     from ..models import Case, User
     from .definitions import Activity, Definition
 
-HANDLER_MODULES = ("workflow.services.milestones", "workflow.services.deadlines")
+HANDLER_MODULES = (
+    "workflow.services.milestones",
+    "workflow.services.deadlines",
+    "workflow.services.evaluation",
+    "workflow.services.cohorts",
+)
 
 
 @dataclass
@@ -45,6 +50,9 @@ class ActivityResult:
     link: list[tuple[Any, str]] = field(default_factory=list)
     # False: an update nobody needs to hear of (e.g. "in progress").
     notify: bool = True
+    # Roles to notify instead of the activity's `notify` (decided by the case, e.g. a
+    # reminder goes to whoever must act in the current state).
+    notify_roles: tuple[str, ...] | None = None
 
 
 Handler = Callable[[ActivityContext], ActivityResult]

@@ -10,7 +10,7 @@ import math
 from collections import deque
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import yaml
 from pydantic import (
@@ -22,6 +22,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+if TYPE_CHECKING:
+    from .rubrics import Rubric
 
 ROLES = ("trainee", "mentor", "executive", "coach", "examiner", "organizer")
 COHORT_DATES = (
@@ -158,7 +161,8 @@ class Activity(_Strict):
     states: tuple[str, ...] = Field(min_length=1)
     roles: tuple[str, ...] = Field(min_length=1)
     # "case": a button on the case page; "milestone": offered per milestone.
-    scope: Literal["case", "milestone"] = "milestone"
+    # "page": offered on its own page (assessment, cohort groups), not as a button.
+    scope: Literal["case", "milestone", "page"] = "milestone"
     comment: Literal["none", "optional", "required"] = "none"
     comment_labels: Labels | None = None
     fields: tuple[FieldSpec, ...] = ()
@@ -181,32 +185,6 @@ class MilestoneRules(_Strict):
     fix_within: int = Field(default=5, ge=1, le=60)
 
 
-class Band(_Strict):
-    above: float | None
-    labels: Labels
-
-
-class Scoring(_Strict):
-    weights: dict[str, float]
-    pass_mark: float = Field(ge=0, le=100)
-    bands: tuple[Band, ...] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _descending_bands(self) -> Scoring:
-        limits = [b.above for b in self.bands]
-        if limits[-1] is not None or None in limits[:-1]:
-            raise ValueError("only the last band, and the last band only, has above: null")
-        if any(a <= b for a, b in zip(limits[:-2], limits[1:-1], strict=True)):
-            raise ValueError("bands must go from the highest 'above' to the lowest")
-        return self
-
-    def predicate(self, score: float) -> Labels:
-        for band in self.bands:
-            if band.above is None or score > band.above:
-                return band.labels
-        return self.bands[-1].labels
-
-
 class Definition(_Strict):
     key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     version: int = Field(ge=1)
@@ -215,7 +193,8 @@ class Definition(_Strict):
     phases: tuple[Phase, ...] = Field(min_length=1)
     states: tuple[State, ...] = Field(min_length=1)
     transitions: tuple[Transition, ...] = Field(min_length=1)
-    scoring: Scoring | None = None
+    # The evaluation rubric (state_machines/rubrics/<key>.yaml) this workflow scores on.
+    rubric: str | None = None
     activities: tuple[Activity, ...] = ()
     milestones: MilestoneRules = MilestoneRules()
     source: str = ""
@@ -224,6 +203,7 @@ class Definition(_Strict):
     _phases: dict[str, Phase] = PrivateAttr()
     _by_source: dict[tuple[str, str], list[Transition]] = PrivateAttr()
     _activities: dict[str, Activity] = PrivateAttr()
+    _rubric: Rubric | None = PrivateAttr(default=None)
 
     # Derived lookups, built once after validation.
     def model_post_init(self, _ctx) -> None:
@@ -234,6 +214,11 @@ class Definition(_Strict):
         for t in self.transitions:
             for s in t.sources:
                 self._by_source.setdefault((s, t.trigger), []).append(t)
+
+    @property
+    def scoring(self) -> Rubric | None:
+        """The rubric, attached when the definition is loaded with its rubrics."""
+        return self._rubric
 
     @property
     def triggers(self) -> list[str]:
@@ -378,12 +363,6 @@ def _check_semantics(
     for s in d.states:
         if not s.terminal and not d.transitions_from(s.key):
             raise _fail(src, f"states.{s.key}", "non-terminal state with no way out (dead end)")
-    if d.scoring is not None:
-        for role in d.scoring.weights:
-            if role not in ROLES:
-                raise _fail(src, "scoring.weights", f"unknown role {role!r}")
-        if abs(sum(d.scoring.weights.values()) - 100) > 1e-9:
-            raise _fail(src, "scoring.weights", "weights must sum to 100")
 
 
 def _item(raw: dict, loc: tuple) -> str:
@@ -419,6 +398,7 @@ def load_definition(
     known_guards: set[str] | None = None,
     known_effects: set[str] | None = None,
     known_activities: set[str] | None = None,
+    rubrics: dict[str, Rubric] | None = None,
 ) -> Definition:
     from .activities import registered_activities
     from .guards import EFFECTS, GUARDS
@@ -442,11 +422,22 @@ def load_definition(
         set(EFFECTS) if known_effects is None else known_effects,
         registered_activities() if known_activities is None else known_activities,
     )
+    if definition.rubric is not None:
+        rubric = (rubrics or {}).get(definition.rubric)
+        if rubric is None:
+            raise _fail(source, "rubric", f"unknown rubric {definition.rubric!r}")
+        definition._rubric = rubric
     return definition
 
 
 def load_directory(directory: str | Path) -> list[Definition]:
-    definitions = [load_definition(p) for p in sorted(Path(directory).glob("*.yaml"))]
+    """Every definition in `directory`, with the rubrics of `directory`/rubrics."""
+    from .rubrics import load_rubrics
+
+    rubrics = load_rubrics(Path(directory) / "rubrics")
+    definitions = [
+        load_definition(p, rubrics=rubrics) for p in sorted(Path(directory).glob("*.yaml"))
+    ]
     seen: dict[tuple[str, int], str] = {}
     for d in definitions:
         if (d.key, d.version) in seen:

@@ -1,14 +1,19 @@
 """Typed SQLAlchemy 2 models, one module per aggregate."""
 
 from .cases import Case, Milestone
-from .evaluation import Score
-from .events import AuditEvent, Notification
+from .evaluation import MilestoneRating, Score, ScoreSheet
+from .events import AuditEvent, Notification, StateVisit
 from .implementation import FinalReport, MilestoneReport, Reminder, UnitCoverage
-from .people import Agency, Institution, InstitutionHoliday, Region, User
-from .programs import Cohort, CohortMember, Group, Program
+from .people import Agency, Institution, InstitutionHoliday, OneTimeToken, Region, User
+from .programs import Cohort, CohortMember, Group, ImportBatch, Program
 from .proposals import Comment, Delegation, Document, ProposalSnapshot
 
 __all__ = [
+    "ImportBatch",
+    "MilestoneRating",
+    "OneTimeToken",
+    "ScoreSheet",
+    "StateVisit",
     "UnitCoverage",
     "Reminder",
     "MilestoneReport",

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from ._base import utcnow
+from .evaluation import ScoreSheet
 from .implementation import FinalReport, MilestoneReport, UnitCoverage
 from .people import User
 from .programs import Cohort, Group
@@ -83,6 +84,10 @@ class Case(db.Model):
         order_by="ProposalSnapshot.number",
         cascade="all, delete-orphan",
         passive_deletes=True,
+    )
+
+    score_sheets: Mapped[list[ScoreSheet]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="ScoreSheet.id"
     )
 
     PROPOSAL_TEXT_FIELDS = (

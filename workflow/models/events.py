@@ -49,3 +49,20 @@ class Notification(db.Model):
     emailed_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship()
+
+
+class StateVisit(db.Model):
+    """A finished stay of a case in one state, written by perform() when the case leaves
+    it: where time goes, per state and cohort, without replaying the audit trail."""
+
+    __tablename__ = "state_visits"
+    __table_args__ = (Index("ix_state_visits_cohort_state", "cohort_id", "state"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    # Copied from the case so per-cohort statistics need no join.
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(40))
+    entered_at: Mapped[datetime]
+    left_at: Mapped[datetime]
+    # Working days in the cohort institution's calendar (weekends, holidays off).
+    working_days: Mapped[int]

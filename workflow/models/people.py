@@ -121,3 +121,20 @@ class User(UserMixin, db.Model):
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+class OneTimeToken(db.Model):
+    """A link to set a password: an invitation or a reset. Only the hash is stored; it
+    expires and works once."""
+
+    __tablename__ = "one_time_tokens"
+    PURPOSES = ("invite", "reset")
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()

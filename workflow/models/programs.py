@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
+from ._base import utcnow
 from .people import Institution, User
 
 
@@ -93,3 +94,22 @@ class CohortMember(db.Model):
 
     cohort: Mapped[Cohort] = relationship(back_populates="members")
     user: Mapped[User] = relationship()
+
+
+class ImportBatch(db.Model):
+    """An uploaded participant list between preview and confirmation: the parsed rows
+    with their errors, so confirming imports exactly what the organizer saw."""
+
+    __tablename__ = "import_batches"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"), index=True)
+    organizer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    filename: Mapped[str] = mapped_column(String(255))
+    # [{"line": 2, "values": {...}, "errors": {column: message}}]
+    rows: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    imported_at: Mapped[datetime | None]
+    # {"created": n, "skipped": n, "cases": n}
+    summary: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    cohort: Mapped[Cohort] = relationship()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
@@ -15,12 +16,12 @@ from ..engine.activities import ACTIVITIES, ActivityContext
 from ..engine.definitions import Activity, Definition, Transition
 from ..engine.guards import EFFECTS, GUARDS
 from ..extensions import db
-from ..models import AuditEvent, Case, Institution, InstitutionHoliday, Program, User
+from ..models import AuditEvent, Case, Institution, InstitutionHoliday, Program, StateVisit, User
 from ..models._base import utcnow
 from ..permissions import roles_and_principals
 from . import mail, notifications
 from .audit import chain_event
-from .calendar import add_working_days, local_date
+from .calendar import add_working_days, local_date, working_days_between
 from .errors import Blocked, Conflict, Forbidden, NotAvailable
 
 FIELD_ERRORS = {
@@ -93,6 +94,22 @@ def due_date_for(case: Case, definition: Definition, state: str, entered: dateti
         return case.cohort.phase_date(sla.until)
     zone, days_off = zone_and_days_off(case.cohort)
     return add_working_days(local_date(entered, zone), sla.working_days, days_off)
+
+
+def leave_state(case: Case, now: datetime) -> StateVisit:
+    """The finished stay in the case's current state, in working days of its cohort."""
+    zone, days_off = zone_and_days_off(case.cohort)
+    days = working_days_between(
+        local_date(case.state_entered_at, zone), local_date(now, zone), days_off
+    )
+    return StateVisit(
+        case_id=case.id,
+        cohort_id=case.cohort_id,
+        state=case.state,
+        entered_at=case.state_entered_at,
+        left_at=now,
+        working_days=max(days, 0),
+    )
 
 
 def zone_and_days_off(cohort) -> tuple[str, frozenset[date]]:
@@ -223,6 +240,7 @@ def perform(
             due = due_date_for(case, definition, dest, now)
             for name in transition.effects:
                 EFFECTS[name](case, definition)
+            visit = leave_state(case, now)
             case.state = dest
             case.state_entered_at = now
             case.due_date = due
@@ -242,7 +260,7 @@ def perform(
         # The versioned UPDATE goes first, alone: a lost race fails here as StaleDataError
         # (after waiting on the winner's lock) instead of on the event's (case, seq) key.
         db.session.flush()
-        db.session.add(event)
+        db.session.add_all([event, visit])
         db.session.flush()
         notes = notifications.queue_for_event(case, definition, event, actor, transition)
         event_id = event.id
@@ -251,6 +269,11 @@ def perform(
         # best effort, so a mail problem never fails the action.
         mail.deliver_for_event(event_id)
     return event
+
+
+@dataclass(frozen=True)
+class _Audience:
+    notify: tuple[str, ...]
 
 
 def _perform_activity(
@@ -313,8 +336,9 @@ def _perform_activity(
             for row, attribute in result.link:
                 setattr(row, attribute, event.id)
             notes = []
-            if result.notify and activity.notify:
-                notes = notifications.queue_for_event(case, definition, event, actor, activity)
+            audience = activity if result.notify_roles is None else _Audience(result.notify_roles)
+            if result.notify and audience.notify:
+                notes = notifications.queue_for_event(case, definition, event, actor, audience)
             event_id = event.id
     except BaseException:
         # Nothing was recorded, so nothing may stay on disk either.

@@ -1,0 +1,4 @@
+"""(being written)"""
+
+PATHS: dict = {}
+SCHEMAS: dict = {}
