@@ -13,7 +13,7 @@ run: install db demo
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 test: install browser-deps postgres-deps font-deps
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n auto
 
 install: $(VENV)/.installed assets translations
 

@@ -97,12 +97,13 @@ def ambiguous_same_guards(d):
     d["transitions"].append(twin)
 
 
-def weights_not_100(d):
-    d["scoring"]["weights"]["coach"] = 40
+def unknown_rubric(d):
+    d["rubric"] = "pka_2030"
 
 
-def unknown_role_in_weights(d):
-    d["scoring"]["weights"] = {"examiner": 50, "coach": 30, "kepala": 20}
+def scoring_block_of_old(d):
+    # Weights and bands live in the rubric now; a definition carrying them is refused.
+    d["scoring"] = {"weights": {"examiner": 100}, "pass_mark": 70, "bands": []}
 
 
 def extra_top_level_key(d):
@@ -163,19 +164,6 @@ def sla_both(d):
     _state(d, "mentor_review")["sla"] = {"working_days": 3, "until": "proposal_deadline"}
 
 
-def bands_unordered(d):
-    bands = d["scoring"]["bands"]
-    bands[0], bands[1] = bands[1], bands[0]
-
-
-def bands_open_in_the_middle(d):
-    d["scoring"]["bands"][2]["above"] = None
-
-
-def bands_without_floor(d):
-    d["scoring"]["bands"][-1]["above"] = 50
-
-
 CASES = [
     # (mutation, substrings the message must name besides the file)
     (unknown_source, ["transitions[1] (approve)", "'nowhere'"]),
@@ -193,11 +181,8 @@ CASES = [
     (ambiguous_one_unguarded, ["approve from mentor_review", "distinguishing guards"]),
     (sla_empty, ["states.mentor_review.sla", "either working_days or until"]),
     (sla_both, ["states.mentor_review.sla", "either working_days or until"]),
-    (bands_unordered, ["scoring", "highest"]),
-    (bands_open_in_the_middle, ["scoring", "above: null"]),
-    (bands_without_floor, ["scoring", "above: null"]),
-    (weights_not_100, ["scoring.weights", "sum to 100"]),
-    (unknown_role_in_weights, ["scoring.weights", "'kepala'"]),
+    (unknown_rubric, ["rubric", "'pka_2030'"]),
+    (scoring_block_of_old, ["scoring", "Extra inputs are not permitted"]),
     (extra_top_level_key, ["colour", "Extra inputs are not permitted"]),
     (extra_state_key, ["states.mentor_review.sla_days", "Extra inputs"]),
     (extra_field_key, ["transitions[3] (endorse).fields.letter_number.placeholder"]),
@@ -213,6 +198,8 @@ CASES = [
 
 def _write(directory: Path, data: dict, name: str = "aksi_perubahan_pka.yaml") -> Path:
     directory.mkdir(parents=True, exist_ok=True)
+    if not (directory / "rubrics").exists():
+        shutil.copytree(SHIPPED / "rubrics", directory / "rubrics")
     path = directory / name
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path

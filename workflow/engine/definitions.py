@@ -423,7 +423,11 @@ def load_definition(
         registered_activities() if known_activities is None else known_activities,
     )
     if definition.rubric is not None:
-        rubric = (rubrics or {}).get(definition.rubric)
+        if rubrics is None:
+            from .rubrics import load_rubrics
+
+            rubrics = load_rubrics(path.parent / "rubrics")
+        rubric = rubrics.get(definition.rubric)
         if rubric is None:
             raise _fail(source, "rubric", f"unknown rubric {definition.rubric!r}")
         definition._rubric = rubric
