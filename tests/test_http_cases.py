@@ -49,15 +49,15 @@ def test_missing_case_is_404(client, world):
         ([], "trainee", ["submit", "withdraw"]),
         ([], "mentor", []),
         ([], "executive", []),
-        ([], "coach", []),
+        ([], "coach", ["remind"]),
         ([], "examiner", []),
-        ([], "organizer", ["withdraw", "extend_deadline"]),
+        ([], "organizer", ["withdraw", "extend_deadline", "remind"]),
         (SUBMITTED, "trainee", ["withdraw"]),
         (SUBMITTED, "mentor", ["approve", "request_revision"]),
         (SUBMITTED, "executive", []),
         (APPROVED, "executive", ["endorse", "decline_endorsement"]),
         (APPROVED, "mentor", []),
-        (APPROVED, "organizer", ["withdraw", "extend_deadline"]),
+        (APPROVED, "organizer", ["withdraw", "extend_deadline", "remind"]),
     ],
 )
 def test_buttons_by_role_and_state(client, world, steps, role, expected):

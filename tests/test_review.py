@@ -372,7 +372,8 @@ def test_coach_sees_the_group_in_every_state(client, world):
 def test_coach_has_no_approve_but_can_comment(client, world):
     english(client)
     perform(world.case, "submit", world.trainee)
-    assert [a.trigger for a in available_actions(world.case, world.coach)] == []
+    # A coach may nudge whoever must act, never decide for the mentor.
+    assert [a.trigger for a in available_actions(world.case, world.coach)] == ["remind"]
     with pytest.raises(Forbidden):
         perform(world.case, "approve", world.coach)
     login(client, world.coach)

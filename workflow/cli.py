@@ -144,5 +144,28 @@ def remind(dry_run: bool, batch_size: int) -> None:
         sys.exit(1)
 
 
+@aksi.command("invite")
+@click.option("--cohort", "cohort_id", type=int, required=True, help="The cohort's id.")
+def invite(cohort_id: int) -> None:
+    """(Re-)send invitations to the cohort's people who have never set a password; a new
+    invitation replaces the older link."""
+    from .models import Cohort
+    from .services import accounts
+
+    if db.session.get(Cohort, cohort_id) is None:
+        click.echo(f"error: no cohort with id {cohort_id}", err=True)
+        sys.exit(2)
+    people = accounts.without_password(cohort_id)
+    reachable = [u for u in people if u.email]
+    invited = accounts.invite([u.id for u in people])
+    click.echo(
+        f"invited {invited} of {len(people)} people without a password; "
+        f"{len(people) - len(reachable)} without an e-mail address, "
+        f"{len(reachable) - invited} not sent"
+    )
+    if invited < len(reachable):
+        sys.exit(1)
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(aksi)

@@ -36,6 +36,8 @@ def load(instance_path: str) -> dict:
         "LANGUAGES": ["id", "en"],
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
+        # Password-reset requests per e-mail address (the per-IP limit is LOGIN_RATE_LIMIT).
+        "RESET_RATE_LIMIT": os.environ.get("RESET_RATE_LIMIT", "5 per hour"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
@@ -51,6 +53,10 @@ def load(instance_path: str) -> dict:
         # Send right after each action (best effort); `flask aksi send-mail` catches up.
         "MAIL_SEND_IMMEDIATELY": os.environ.get("MAIL_SEND_IMMEDIATELY", "1") == "1",
         "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000"),
+        # One-time links to set a password: an invitation works this many days, a reset
+        # this many hours.
+        "AKSI_INVITE_DAYS": _whole_number("AKSI_INVITE_DAYS", 7),
+        "AKSI_RESET_HOURS": _whole_number("AKSI_RESET_HOURS", 2),
         # `flask aksi remind`: remind this many working days before a due date, and mail
         # the daily digest not before this hour, local time of the institution.
         "REMIND_DAYS_BEFORE": _whole_number("AKSI_REMIND_DAYS_BEFORE", 2),

@@ -86,19 +86,27 @@ def extra_days_off(institution_id: int) -> frozenset[date]:
     )
 
 
-def due_date_for(case: Case, definition: Definition, state: str, entered: datetime) -> date | None:
+def due_date_for(
+    case: Case,
+    definition: Definition,
+    state: str,
+    entered: datetime,
+    calendar: tuple[str, frozenset[date]] | None = None,
+) -> date | None:
     sla = definition.state(state).sla
     if sla is None:
         return None
     if sla.until:
         return case.cohort.phase_date(sla.until)
-    zone, days_off = zone_and_days_off(case.cohort)
+    zone, days_off = calendar or zone_and_days_off(case.cohort)
     return add_working_days(local_date(entered, zone), sla.working_days, days_off)
 
 
-def leave_state(case: Case, now: datetime) -> StateVisit:
+def leave_state(
+    case: Case, now: datetime, calendar: tuple[str, frozenset[date]] | None = None
+) -> StateVisit:
     """The finished stay in the case's current state, in working days of its cohort."""
-    zone, days_off = zone_and_days_off(case.cohort)
+    zone, days_off = calendar or zone_and_days_off(case.cohort)
     days = working_days_between(
         local_date(case.state_entered_at, zone), local_date(now, zone), days_off
     )
@@ -237,10 +245,11 @@ def perform(
         # otherwise flush a half-changed case, UPDATE it twice and bump its version twice.
         with db.session.no_autoflush:
             dest = machine.fire(source, transition)
-            due = due_date_for(case, definition, dest, now)
+            calendar = zone_and_days_off(case.cohort)
+            due = due_date_for(case, definition, dest, now, calendar)
             for name in transition.effects:
                 EFFECTS[name](case, definition)
-            visit = leave_state(case, now)
+            visit = leave_state(case, now, calendar)
             case.state = dest
             case.state_entered_at = now
             case.due_date = due
