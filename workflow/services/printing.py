@@ -84,8 +84,8 @@ def to_latin1(text: str) -> str:
 
 
 class ProposalPDF(FPDF):
-    def __init__(self, footer_text: str = ""):
-        super().__init__(format="A4")
+    def __init__(self, footer_text: str = "", orientation: str = "portrait"):
+        super().__init__(orientation=orientation, format="A4")
         self.footer_text = footer_text
         self.set_margins(20, 18, 20)
         self.set_auto_page_break(True, margin=18)
