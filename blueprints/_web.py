@@ -16,7 +16,7 @@ from sqlalchemy import exists, select
 from workflow.extensions import db
 from workflow.models import Case
 from workflow.permissions import ROLE_LABELS as CASE_ROLE_LABELS
-from workflow.permissions import ROLES, _role_clause
+from workflow.permissions import ROLES, role_conditions
 
 ROLE_LABELS = {**CASE_ROLE_LABELS, "admin": _l("Admin")}
 LANGUAGES = {"id": "Bahasa Indonesia", "en": "English"}
@@ -82,10 +82,12 @@ def user_roles(user) -> list[str]:
         return []
     cache = g.setdefault("_aksi_roles", {})
     if user.id not in cache:
+        checks = [(r, c) for r in ROLES for c in role_conditions(user, r)]
         row = db.session.execute(
-            select(*[exists(select(Case.id).where(_role_clause(user, r))) for r in ROLES])
+            select(*[exists(select(Case.id).where(c)) for _, c in checks])
         ).one()
-        roles = [r for r, held in zip(ROLES, row, strict=True) if held]
+        held = {r for (r, _), yes in zip(checks, row, strict=True) if yes}
+        roles = [r for r in ROLES if r in held]
         if user.is_admin:
             roles.append("admin")
         cache[user.id] = roles

@@ -76,25 +76,31 @@ def _delegated_clause(user: User, role: str, now: datetime | None = None):
     return and_(not_own, or_(*clauses))
 
 
-def _role_clause(user: User, role: str):
-    """SQL condition: `user` holds `role` on the case row, in their own right or as the
-    acting official (Plt./Plh.) of the case's mentor or executive today."""
+def role_conditions(user: User, role: str) -> list:
+    """SQL conditions, any of which makes `user` hold `role` on the case row: in their own
+    right or as the acting official (Plt./Plh.) of the case's mentor or executive today.
+    Kept apart so an EXISTS per condition can use its own index (an OR of them makes
+    SQLite scan every case)."""
     uid = user.id
     if role == "trainee":
-        return Case.trainee_id == uid
+        return [Case.trainee_id == uid]
     if role == "mentor":
-        return or_(Case.mentor_id == uid, _delegated_clause(user, role))
+        return [Case.mentor_id == uid, _delegated_clause(user, role)]
     if role == "executive":
-        return or_(Case.executive_id == uid, _delegated_clause(user, role))
+        return [Case.executive_id == uid, _delegated_clause(user, role)]
     if role in ("coach", "examiner"):
         column = Group.coach_id if role == "coach" else Group.examiner_id
-        return or_(
+        return [
             Case.group_id.in_(select(Group.id).where(column == uid)),
             Case.cohort_id.in_(_organizer_cohorts(uid, role)),
-        )
+        ]
     if role == "organizer":
-        return Case.cohort_id.in_(_organizer_cohorts(uid))
+        return [Case.cohort_id.in_(_organizer_cohorts(uid))]
     raise ValueError(role)
+
+
+def _role_clause(user: User, role: str):
+    return or_(*role_conditions(user, role))
 
 
 ROLES = ("trainee", "mentor", "executive", "coach", "examiner", "organizer")
