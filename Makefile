@@ -68,6 +68,7 @@ lint: install
 
 bench: install
 	$(PY) bench/engine.py
+	$(PY) bench/dashboard.py
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor
