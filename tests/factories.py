@@ -19,7 +19,6 @@ from workflow.models import (
     Milestone,
     Program,
     Region,
-    Score,
     User,
 )
 from workflow.services import start_case
@@ -131,18 +130,32 @@ def fill_proposal(case) -> None:
     )
 
 
-def score_case(world: World, values=(90, 85, 80)) -> None:
-    for role, value in zip(("examiner", "coach", "mentor"), values, strict=True):
-        db.session.add(
-            Score(
-                case_id=world.case.id,
-                evaluator_id=world.by_role(role).id,
-                role=role,
-                aspect="overall",
-                value=value,
+EVALUATORS = ("examiner", "coach", "mentor")
+
+
+def score_case(world: World, values=(90, 85, 80), *, roles=EVALUATORS, drafts=()) -> None:
+    """Score the world's case (in evaluation) through the evaluation service: each role of
+    `roles` submits its sheet (perform "submit_scores") with its value of `values` (examiner,
+    coach, mentor) on every aspect and every short-term milestone rated "sesuai"; the roles
+    of `drafts` only save theirs as a draft."""
+    from workflow.services import evaluation, perform
+
+    rubric = evaluation.rubric_of(world.case)
+    ratings = {m.id: {"rating": "sesuai"} for m in evaluation.short_term(world.case)}
+    for role, value in zip(EVALUATORS, values, strict=True):
+        if role not in roles and role not in drafts:
+            continue
+        scores = {a.key: {"value": value} for a in rubric.aspects_for(role)}
+        actor = world.by_role(role)
+        if role in drafts:
+            evaluation.save_draft(world.case, actor, role, scores=scores, ratings=ratings)
+        else:
+            perform(
+                world.case,
+                "submit_scores",
+                actor,
+                data={"role": role, "scores": scores, "ratings": ratings},
             )
-        )
-    db.session.commit()
 
 
 ENDORSE_DATA = {"letter_number": "800/123/DPMD", "letter_date": "2026-03-05"}

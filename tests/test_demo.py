@@ -23,15 +23,17 @@ from workflow.models import (
     Group,
     Institution,
     Milestone,
+    MilestoneRating,
     MilestoneReport,
     Notification,
     Region,
     Score,
+    ScoreSheet,
     UnitCoverage,
     User,
 )
 from workflow.permissions import cases_awaiting, cases_visible_to
-from workflow.services import Blocked, demo
+from workflow.services import Blocked, demo, evaluation
 from workflow.services import milestones as ms
 from workflow.services.audit import verify_all
 from workflow.services.documents import path_of, thumb_path_of
@@ -98,7 +100,9 @@ def counts() -> dict[str, int]:
             Milestone,
             AuditEvent,
             Notification,
+            ScoreSheet,
             Score,
+            MilestoneRating,
             MilestoneReport,
             UnitCoverage,
             Document,
@@ -192,6 +196,12 @@ def test_demo_content(app):
             assert case.state == "draft"
         if case.state in ("completed", "not_passed"):
             assert (case.final_score >= 70) == (case.state == "completed")
+            # Scored through the evaluation service: every sheet submitted, one audited
+            # submission each, and the recorded score is the sheets' result.
+            sheets = evaluation.sheets_of(case)
+            assert [s.role for s in sheets if s.is_submitted] == ["examiner", "coach", "mentor"]
+            assert sum(e.trigger == "submit_scores" for e in events) == 3
+            assert evaluation.result_of(case).total == case.final_score
 
     # One account per role, password aksi-demo, each with something to act on.
     for username, _ in demo.ACCOUNTS:

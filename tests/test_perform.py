@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from tests.factories import fill_final_report, fill_proposal, score_case
 from workflow.extensions import db
-from workflow.models import AuditEvent, Case, InstitutionHoliday, Notification, Score
+from workflow.models import AuditEvent, Case, InstitutionHoliday, Notification
 from workflow.services import Blocked, Conflict, Forbidden, NotAvailable, perform
 from workflow.services.audit import event_hash, verify_case
 
@@ -212,11 +212,8 @@ def _unscored(world):
 
 
 def _unsubmitted_scores(world):
-    score_case(world)
-    for s in db.session.scalars(select(Score).where(Score.case_id == world.case.id)):
-        if s.role == "coach":
-            s.submitted_at = None
-    db.session.commit()
+    # The coach's sheet is only a draft: drafts never count.
+    score_case(world, roles=("examiner", "mentor"), drafts=("coach",))
 
 
 REFUSALS = [
@@ -308,7 +305,7 @@ REFUSALS = [
         "organizer",
         {},
         Blocked,
-        ["The examiner has not submitted a score."],
+        ["The examiner has not submitted the assessment."],
     ),
     (
         "unsubmitted-score",
@@ -318,7 +315,7 @@ REFUSALS = [
         "examiner",
         {},
         Blocked,
-        ["The coach has not submitted a score."],
+        ["The coach has not submitted the assessment."],
     ),
     ("stale-version", [], None, "submit", "trainee", {"expected_version": 0}, Conflict, []),
     (
@@ -377,18 +374,15 @@ def test_refusal_raises_and_writes_nothing(
 
 def test_missing_scores_are_the_only_reason_given(world):
     walk(world, TO_EVALUATION)
-    db.session.add(
-        Score(case_id=world.case.id, evaluator_id=world.examiner.id, role="examiner", value=95)
-    )
-    db.session.commit()
+    score_case(world, (95, 0, 0), roles=("examiner",))
     with force_locale("en"), pytest.raises(Blocked) as info:
         step(world, "finalize", "organizer")
     with force_locale("en"):
         texts = [str(r) for r in info.value.reasons]
     # Guards run in order: no verdict on the result while scores are missing.
     assert texts == [
-        "The coach has not submitted a score.",
-        "The mentor has not submitted a score.",
+        "The coach has not submitted the assessment.",
+        "The mentor has not submitted the assessment.",
     ]
 
 
@@ -411,14 +405,14 @@ def test_refused_call_leaves_the_session_usable(world):
 # --- whole flows -----------------------------------------------------------------------
 
 
-def _assert_trail(world, expected: list[tuple[str, str, str]]) -> None:
+def _assert_trail(world, expected: list[tuple[str, str, str]], versions: int | None = None) -> None:
     db.session.expire_all()
     case = db.session.get(Case, world.case.id)
     events = events_of(case)
     assert [(e.trigger, e.from_state, e.to_state) for e in events] == expected
     assert verify_case(case, events) is None
     assert case.event_count == len(expected)
-    assert case.version == 1 + len(expected)
+    assert case.version == 1 + (len(expected) if versions is None else versions)
 
 
 def test_walk_every_state_of_the_pka_flow(world):
@@ -444,12 +438,16 @@ def test_walk_every_state_of_the_pka_flow(world):
             verify_milestones(world)
         if trigger == "finalize":
             score_case(world, (90, 85, 80))  # 0.5*90 + 0.3*85 + 0.2*80 = 86.5
+            # Each submitted assessment is an audited activity of the evaluation state.
+            trail += [("submit_scores", "evaluation", "evaluation")] * 3
         source = world.case.state
         event = step(world, trigger, role, expected_version=world.case.version, **kwargs)
         assert world.case.state == dest
         trail.append((trigger, source, dest))
         assert event.to_state == dest
-    _assert_trail(world, trail)
+    # An activity (each submitted assessment) moves the case version twice: once to claim
+    # the case, once with its audit head.
+    _assert_trail(world, trail, versions=len(trail) + 3)
     case = db.session.get(Case, world.case.id)
     assert (case.final_score, case.predicate, case.due_date) == (86.5, "Memuaskan", None)
     endorse = next(e for e in events_of(case) if e.trigger == "endorse")

@@ -93,41 +93,39 @@ def final_report_complete(case: Case, definition: Definition) -> list:
     return [*short_term_milestones_closed(case, definition), *missing_sections(case)]
 
 
-def role_scores(case: Case) -> dict[str, float]:
-    """Each role's mean over its submitted aspect scores."""
-    from ..models import Score
+# Scoring: the evaluation service computes the result from the SUBMITTED score sheets;
+# imported at call time, so the engine stays importable on its own.
 
-    sums: dict[str, list[float]] = {}
-    for s in Score.query.filter(Score.case_id == case.id, Score.submitted_at.is_not(None)):
-        sums.setdefault(s.role, []).append(s.value)
-    return {role: sum(values) / len(values) for role, values in sums.items()}
+
+def role_scores(case: Case) -> dict[str, float]:
+    """Each role's weighted points from its submitted sheet (roles not in left out)."""
+    from ..services.evaluation import result_of
+
+    return dict(result_of(case).by_role)
 
 
 def weighted_result(case: Case, definition: Definition) -> float | None:
-    weights = definition.scoring.weights if definition.scoring else {}
-    scores = role_scores(case)
-    if not weights or any(role not in scores for role in weights):
+    """The total once every role has submitted, else None."""
+    if definition.scoring is None:
         return None
-    return round(sum(scores[r] * w for r, w in weights.items()) / 100, 2)
+    from ..services.evaluation import result_of
+
+    return result_of(case).total
 
 
 @guard("all_scores_in")
 def all_scores_in(case: Case, definition: Definition) -> list:
     if definition.scoring is None:
         return [_l("This workflow has no scoring.")]
-    scores = role_scores(case)
-    labels = {"examiner": _l("examiner"), "coach": _l("coach"), "mentor": _l("mentor")}
-    return [
-        _l("The %(role)s has not submitted a score.", role=labels.get(role, role))
-        for role in definition.scoring.weights
-        if role not in scores
-    ]
+    from ..services.evaluation import ROLE_MISSING, result_of
+
+    return [ROLE_MISSING[role] for role in result_of(case).missing]
 
 
 @guard("result_passed")
 def result_passed(case: Case, definition: Definition) -> list:
     result = weighted_result(case, definition)
-    if result is None or result < definition.scoring.pass_mark:
+    if result is None or not definition.scoring.passed(result):
         return [_l("The result is below the pass mark.")]
     return []
 
@@ -135,7 +133,7 @@ def result_passed(case: Case, definition: Definition) -> list:
 @guard("result_failed")
 def result_failed(case: Case, definition: Definition) -> list:
     result = weighted_result(case, definition)
-    if result is None or result >= definition.scoring.pass_mark:
+    if result is None or definition.scoring.passed(result):
         return [_l("The result reaches the pass mark.")]
     return []
 
@@ -145,6 +143,15 @@ def record_result(case: Case, definition: Definition) -> None:
     result = weighted_result(case, definition)
     case.final_score = result
     case.predicate = definition.scoring.predicate(result).id if result is not None else None
+
+
+@effect("reopen_score_sheets")
+def reopen_score_sheets(case: Case, definition: Definition) -> None:
+    """The report goes back to the trainee: submitted sheets become drafts (values kept),
+    so the evaluators rescore the report handed in again."""
+    from ..services.evaluation import reopen_sheets
+
+    reopen_sheets(case)
 
 
 @effect("snapshot_proposal")

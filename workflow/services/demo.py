@@ -45,10 +45,9 @@ from ..models import (
     Milestone,
     Program,
     Region,
-    Score,
     User,
 )
-from ..models._base import utcnow
+from . import evaluation
 from . import final_report as reports
 from .calendar import is_working_day
 from .documents import upload_dir
@@ -69,6 +68,31 @@ ACCOUNTS = [
 # The load is skipped when this institution exists: a second run changes nothing.
 MARKER_CODE = "bpsdm-kaltim"
 SEED = 20261123
+# What evaluators write beside a score, for a pass (False) and a fail (True).
+SCORE_NOTES = {
+    False: [
+        "Sesuai dengan rancangan dan didukung bukti yang lengkap.",
+        "Konsisten; tindak lanjut bimbingan dilaksanakan dengan baik.",
+        "Paparan jelas dan menguasai substansi dalam tanya jawab.",
+        "",
+    ],
+    True: [
+        "Bukti dukung belum lengkap untuk sebagian tahapan.",
+        "Keterlibatan tim efektif dan pemangku kepentingan masih terbatas.",
+        "Paparan kurang fokus pada hasil jangka pendek.",
+        "",
+    ],
+}
+SHEET_NOTES = {
+    False: [
+        "Aksi perubahan layak dilanjutkan ke jangka menengah.",
+        "Perlu dijaga keberlanjutannya dengan dukungan anggaran.",
+    ],
+    True: [
+        "Capaian jangka pendek belum memadai; perlu pendampingan lanjutan.",
+        "Terobosan belum berjalan di unit kerja sesuai target.",
+    ],
+}
 
 LAMPUNG_BARAT_KECAMATAN = [
     "Balik Bukit",
@@ -1413,24 +1437,52 @@ class _Builder:
         for step in self.path(plan, pkn2):
             if step == "verify":
                 self.close_short_term(plan)
-            elif step in ("score_pass", "score_fail"):
-                base = (78, 95) if step == "score_pass" else (50, 66)
-                for role, who in (
-                    ("examiner", case.group.examiner),
+            elif step in ("score_pass", "score_fail", "score_draft"):
+                # Through the evaluation service, as the evaluators would: per-aspect scores
+                # with notes and a rating per short-term milestone. Its own generator, so the
+                # cases made after this one stay the same. "score_draft" leaves the examiner's
+                # sheet a draft beside the coach's submitted one (the visibility rule).
+                rng = random.Random(f"{SEED}-score-{case.id}")
+                low, high = (50, 66) if step == "score_fail" else (78, 95)
+                rubric = evaluation.rubric_of(case)
+                short = evaluation.short_term(case)
+                ratings = {
+                    m.id: {
+                        "rating": "kurang"
+                        if m.status == "not_achieved"
+                        else (
+                            "melampaui"
+                            if (m.achieved_quantity or 0) > (m.target_quantity or math.inf)
+                            else "sesuai"
+                        ),
+                        "note": "" if m.status == "verified" else (m.closing_note or "")[:200],
+                    }
+                    for m in short
+                }
+                evaluators = (
                     ("coach", case.group.coach),
+                    ("examiner", case.group.examiner),
                     ("mentor", case.mentor),
-                ):
-                    db.session.add(
-                        Score(
-                            case_id=case.id,
-                            evaluator_id=who.id,
-                            role=role,
-                            aspect="overall",
-                            value=float(self.rng.randint(*base)),
-                            submitted_at=utcnow(),
-                        )
-                    )
-                db.session.commit()
+                )
+                for role, who in evaluators:
+                    if step == "score_draft" and role == "mentor":
+                        continue  # not started yet: the `mentor` account's turn
+                    scores = {
+                        a.key: {
+                            "value": float(rng.randint(low, high)),
+                            "note": rng.choice(SCORE_NOTES[step == "score_fail"]),
+                        }
+                        for a in rubric.aspects_for(role)
+                    }
+                    note = rng.choice(SHEET_NOTES[step == "score_fail"])
+                    if step == "score_draft" and role == "examiner":
+                        # Half done: the last aspect and the ratings are still open.
+                        last = rubric.aspects_for(role)[-1].key
+                        scores[last] = {"value": None, "note": ""}
+                        evaluation.save_draft(case, who, role, scores=scores, note=note)
+                        continue
+                    data = {"role": role, "scores": scores, "ratings": ratings, "note": note}
+                    perform(case, "submit_scores", who, data=data)
             elif step == "submit":
                 perform(case, step, case.trainee)
             elif step == "submit_report":
