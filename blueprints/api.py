@@ -25,6 +25,7 @@ from workflow.models.people import hash_token
 from workflow.permissions import cases_visible_to, get_case_for
 from workflow.services import Blocked, WorkflowError, definition_of, perform
 from workflow.services.actions import available_actions, is_overdue
+from workflow.services.evaluation import score_event_filter
 
 from . import openapi
 
@@ -382,7 +383,7 @@ def case_detail(case: Case, user: User) -> dict:
     return body
 
 
-def _event(e: AuditEvent) -> dict:
+def _event(e: AuditEvent, data_of=None) -> dict:
     return {
         "seq": e.seq,
         "trigger": e.trigger,
@@ -391,7 +392,7 @@ def _event(e: AuditEvent) -> dict:
         "actor": _person(e.actor),
         "on_behalf_of": _person(e.on_behalf_of),
         "comment": e.comment or "",
-        "data": e.data or {},
+        "data": data_of(e) if data_of is not None else (e.data or {}),
         "created_at": iso_utc(e.created_at),
         "hash": e.hash,
         "prev_hash": e.prev_hash,
@@ -472,7 +473,9 @@ def list_events(case_id: int):
         .options(selectinload(AuditEvent.actor), selectinload(AuditEvent.on_behalf_of))
         .order_by(AuditEvent.seq)
     ).all()
-    return jsonify({"items": [_event(e) for e in events]})
+    # Assessment values stay hidden from those who may not read that sheet yet.
+    data_of = score_event_filter(case, g.api_user)
+    return jsonify({"items": [_event(e, data_of) for e in events]})
 
 
 # Routes of later capabilities live beside their OpenAPI paths in their own modules and

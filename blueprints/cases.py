@@ -16,9 +16,10 @@ from workflow.models import AuditEvent, Case
 from workflow.permissions import get_case_for, roles_on_case
 from workflow.services import Conflict, WorkflowError, definition_of, perform
 from workflow.services.actions import available_actions, is_overdue
+from workflow.services.evaluation import score_event_filter
 from workflow.services.milestones import STATUS_LABELS
 
-from ._web import is_htmx, label, localdate, page_or_fragment
+from ._web import is_htmx, label, localdate, page_or_fragment, role_label
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -32,8 +33,13 @@ DATA_LABELS = {
     "report_date": _l("Date"),
     "files": _l("Evidence"),
     "previous_due_date": _l("Previous due date"),
+    "role": _l("As"),
+    "subtotal": _l("Points"),
+    "group": _l("Group"),
+    "previous_group": _l("Previous group"),
+    "reminded": _l("Reminded"),
 }
-HIDDEN_DATA = {"milestone_id", "report_id", "coverage_id", "document_ids"}
+HIDDEN_DATA = {"milestone_id", "report_id", "coverage_id", "document_ids", "scores", "ratings"}
 DATE_KEYS = {"covered_on", "report_date", "due_date", "previous_due_date"}
 
 
@@ -44,6 +50,8 @@ def shown_value(key: str, value, spec=None):
         return None
     if key == "status":
         return STATUS_LABELS.get(value, value)
+    if key in ("role", "reminded"):
+        return ", ".join(role_label(r) for r in ([value] if isinstance(value, str) else value))
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
     if isinstance(value, float):
@@ -81,6 +89,8 @@ def phases_of(definition, state_key: str) -> list[dict]:
 
 
 def timeline(case: Case, definition) -> list[dict]:
+    # Assessment values stay hidden from those who may not read that sheet yet.
+    data_of = score_event_filter(case, current_user)
     events = db.session.scalars(
         select(AuditEvent)
         .where(AuditEvent.case_id == case.id)
@@ -92,7 +102,7 @@ def timeline(case: Case, definition) -> list[dict]:
         labels = definition.labels_of(e.trigger)
         specs = definition.fields_of(e.trigger)
         data = []
-        for k, v in (e.data or {}).items():
+        for k, v in data_of(e).items():
             value = None if k in HIDDEN_DATA else shown_value(k, v, specs.get(k))
             if value is not None:
                 name = label(specs[k].labels) if k in specs else DATA_LABELS.get(k, k)

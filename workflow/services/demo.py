@@ -1426,7 +1426,7 @@ class _Builder:
         ):
             steps = loop_full + steps
         if plan.special == "kukar":
-            steps = ["submit", "request_revision", *report]
+            steps = ["submit", "request_revision", *report, "score_draft"]
         return steps
 
     def drive(self, plan: Plan) -> None:
