@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
@@ -62,6 +63,13 @@ def shown_value(key: str, value, spec=None):
         except ValueError:
             return value
     return value
+
+
+def _from_case_page(case: Case) -> bool:
+    """Whether an htmx request came from the case page (which holds the assessment panel),
+    not from a page that shows only the status card (the mentor's review)."""
+    current = urlsplit(request.headers.get("HX-Current-URL", "")).path
+    return current == url_for("cases.show", case_id=case.id)
 
 
 def load_case(case_id: int) -> Case:
@@ -174,15 +182,19 @@ def act(case_id: int, trigger: str):
         }
         return page_or_fragment(
             "cases/show.html",
-            "cases/_status.html",
+            "cases/_act_response.html",
             exc.status,
+            on_case_page=_from_case_page(case),
             **status_context(case, error=error),
         )
     labels = definition.labels_of(trigger)
     notice = _("Done: %(action)s.", action=label(labels) if labels else trigger)
     if is_htmx():
         return page_or_fragment(
-            "cases/show.html", "cases/_status.html", **status_context(case, notice=notice)
+            "cases/show.html",
+            "cases/_act_response.html",
+            on_case_page=_from_case_page(case),
+            **status_context(case, notice=notice),
         )
     flash(notice, "success")
     return redirect(url_for("cases.show", case_id=case.id))

@@ -64,3 +64,28 @@ def test_after_their_own_submission_and_after_the_result_everyone_reads_it(clien
     score_case(world, roles=("mentor",))
     perform(world.case, "finalize", world.organizer)
     assert _seen(client, world, world.trainee) == (True, True)
+
+
+@pytest.mark.parametrize(
+    ("page", "with_panel"), [("/cases/{id}", True), ("/cases/{id}/review", False)]
+)
+def test_finalizing_over_htmx_refreshes_the_panel_on_the_case_page(client, world, page, with_panel):
+    to_evaluation(world)
+    score_case(world)
+    login(client, world.organizer)
+    token = page_token(client, f"/cases/{world.case.id}")
+    response = client.post(
+        f"/cases/{world.case.id}/actions/finalize",
+        data={"version": world.case.version},
+        headers={
+            "HX-Request": "true",
+            "X-CSRFToken": token,
+            "HX-Current-URL": "http://localhost" + page.format(id=world.case.id),
+        },
+    )
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert 'id="case-status"' in html
+    # Only the case page has the panel to refresh; elsewhere htmx would find no target.
+    assert ('id="evaluation-slot" hx-swap-oob="true"' in html) is with_panel
+    assert world.case.state == "completed"
