@@ -29,6 +29,7 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    union,
 )
 from sqlalchemy.orm import aliased, joinedload
 
@@ -51,7 +52,7 @@ from ..models import (
 )
 from ..models._base import utcnow
 from ..models.people import ZONE_LABELS
-from ..permissions import DEFAULT_ZONE, _role_clause
+from ..permissions import DEFAULT_ZONE
 from .calendar import is_working_day, local_date
 from .errors import WorkflowError
 from .workflow import check_input, perform
@@ -127,15 +128,20 @@ def scope_clause(user: User):
     """SQL condition on Case: the cases a dashboard shows, those the user oversees as
     organizer, coach or institution admin. Its terms are the very terms of
     cases_visible_to() for those roles, so it can only narrow what the user may see (the
-    tests check this for every role). AND-ing the whole visibility condition again would
-    test every other role's terms on every case: a third of the time over 50,000 cases."""
-    clauses = [_role_clause(user, "organizer"), _role_clause(user, "coach")]
+    tests check this for every role). The whole-cohort terms (organizer, cohort-wide coach,
+    admin) are one IN over a UNION and the group coach one more: SQLite then walks two
+    indexes, where an OR of four terms read every case four times (130 → 57 ms for the
+    per-province counts over 50,000 cases)."""
+    uid = user.id
+    cohorts = select(CohortMember.cohort_id).where(
+        CohortMember.user_id == uid, CohortMember.role.in_(("organizer", "coach"))
+    )
     if _is_institution_admin(user):
-        # An admin sees (nearly) every case: tested first, the other terms are mostly not
-        # tested at all; and a plain scan beats SQLite's index-by-index OR, which "+ 0" (no
-        # index on an expression) keeps it from choosing. The same rows either way.
-        clauses.insert(0, (Case.cohort_id + 0).in_(_admin_cohort_ids(user)))
-    return or_(*clauses)
+        cohorts = union(cohorts, _admin_cohort_ids(user))
+    return or_(
+        Case.cohort_id.in_(cohorts),
+        Case.group_id.in_(select(Group.id).where(Group.coach_id == uid)),
+    )
 
 
 def _oversight_cohort_clause(user: User):
@@ -445,7 +451,7 @@ class Overview:
 
 def overview(user: User, cohort_page: int = 1, per_page: int = COHORTS_PER_PAGE) -> Overview:
     """Counts for everything the user oversees: in total (the funnel), per cohort (one page
-    of them, those without any case too) and per province. Five queries, each a GROUP BY
+    of them, those without any case too) and per province. Four queries, each a GROUP BY
     or a page of cohorts, whatever the number of cases."""
     cohort_scope = _oversight_cohort_clause(user)
     kinds = db.session.execute(
@@ -469,8 +475,6 @@ def overview(user: User, cohort_page: int = 1, per_page: int = COHORTS_PER_PAGE)
     cohorts = {c.id: Counts(states=states, id=c.id, name=c.name, year=c.year) for c in listed}
     total = Counts(states=states)
     scope = scope_clause(user)
-    for state, count, overdue in _counts_by_state(scope):
-        total.add(catalogue(state), count, overdue or 0)
     # The listed cohorts only: their rows come through the (cohort, state) index.
     listed_scope = and_(scope, Case.cohort_id.in_(list(cohorts)))
     for cohort_id, state, count, overdue in _counts_by_state(listed_scope, Case.cohort_id):
@@ -509,6 +513,9 @@ def overview(user: User, cohort_page: int = 1, per_page: int = COHORTS_PER_PAGE)
     for pid, name, state, count, overdue in rows:
         row = provinces.setdefault(pid, Counts(states=states, id=pid, name=name or ""))
         row.add(catalogue(state), int(count or 0), int(overdue or 0))
+        # The provinces (unknown included) partition the scope: their sum is the funnel,
+        # without a second pass over every case.
+        total.add(catalogue(state), int(count or 0), int(overdue or 0))
     # By name; trainees whose province is not known last.
     ordered = sorted(provinces.values(), key=lambda r: (r.id is None, r.name.lower(), r.id or 0))
     return Overview(
