@@ -454,39 +454,42 @@ def clean_input(case: Case, rubric: Rubric, role: str, scores, ratings, note) ->
     return cleaned
 
 
+def _merge(rows: dict, items: dict, make, field: str) -> bool:
+    """Write each item's `field` and note into its row (made when something is given);
+    True when anything changed."""
+    changed = False
+    for key, item in items.items():
+        row = rows.get(key)
+        if row is None:
+            if item.get(field) is None and not item.get("note"):
+                continue
+            row = make(key)
+            changed = True
+        if field in item and getattr(row, field) != item[field]:
+            setattr(row, field, item[field])
+            changed = True
+        if "note" in item and (row.note or "") != item["note"]:
+            row.note = item["note"]
+            changed = True
+    return changed
+
+
 def _apply(sheet: ScoreSheet, cleaned: Cleaned) -> bool:
     """Merge the cleaned input into the sheet; True when anything changed."""
-    changed = False
-    scores = {s.aspect: s for s in sheet.scores}
-    for aspect, item in cleaned.scores.items():
-        row = scores.get(aspect)
-        if row is None:
-            if item.get("value") is None and not item.get("note"):
-                continue
-            row = Score(aspect=aspect, value=None, note="")
-            sheet.scores.append(row)
-            changed = True
-        if "value" in item and row.value != item["value"]:
-            row.value = item["value"]
-            changed = True
-        if "note" in item and (row.note or "") != item["note"]:
-            row.note = item["note"]
-            changed = True
+
+    def new_score(aspect: str) -> Score:
+        row = Score(aspect=aspect, value=None, note="")
+        sheet.scores.append(row)
+        return row
+
+    def new_rating(mid: int) -> MilestoneRating:
+        row = MilestoneRating(milestone_id=mid, rating=None, note="")
+        sheet.ratings.append(row)
+        return row
+
+    changed = _merge({s.aspect: s for s in sheet.scores}, cleaned.scores, new_score, "value")
     ratings = {r.milestone_id: r for r in sheet.ratings}
-    for mid, item in cleaned.ratings.items():
-        row = ratings.get(mid)
-        if row is None:
-            if item.get("rating") is None and not item.get("note"):
-                continue
-            row = MilestoneRating(milestone_id=mid, rating=None, note="")
-            sheet.ratings.append(row)
-            changed = True
-        if "rating" in item and row.rating != item["rating"]:
-            row.rating = item["rating"]
-            changed = True
-        if "note" in item and (row.note or "") != item["note"]:
-            row.note = item["note"]
-            changed = True
+    changed = _merge(ratings, cleaned.ratings, new_rating, "rating") or changed
     if cleaned.note is not None and (sheet.note or "") != cleaned.note:
         sheet.note = cleaned.note
         changed = True
