@@ -27,6 +27,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
+from sqlalchemy.orm import defer
 
 from workflow.extensions import db
 from workflow.models import Case, Cohort, ImportBatch
@@ -140,12 +141,7 @@ def _show(cohort: Cohort, status: int = 200, **problems):
     organizer = any(o.id == me.id for o in view.organizers)
     groups_by_id = {group.id: group for group in view.groups}
     organizer_ids = {o.id for o in view.organizers}
-    batches = db.session.scalars(
-        select(ImportBatch)
-        .where(ImportBatch.cohort_id == cohort.id)
-        .order_by(ImportBatch.created_at.desc(), ImportBatch.id.desc())
-        .limit(RECENT_BATCHES)
-    ).all()
+    batches = _recent_batches(cohort)
     context = {
         "cohort": cohort,
         "program": cohort.program,
@@ -261,13 +257,19 @@ def assign_evenly(cohort_id: int):
 # ---------------------------------------------------------------- import
 
 
-def _upload_page(cohort: Cohort, error=None, status: int = 200):
-    batches = db.session.scalars(
+def _recent_batches(cohort: Cohort) -> list[ImportBatch]:
+    """The latest uploads, by name and date: their rows (up to 2,000 each) stay unread."""
+    return db.session.scalars(
         select(ImportBatch)
         .where(ImportBatch.cohort_id == cohort.id)
+        .options(defer(ImportBatch.rows), defer(ImportBatch.summary))
         .order_by(ImportBatch.created_at.desc(), ImportBatch.id.desc())
         .limit(RECENT_BATCHES)
     ).all()
+
+
+def _upload_page(cohort: Cohort, error=None, status: int = 200):
+    batches = _recent_batches(cohort)
     limit = max_upload_bytes()
     return (
         render_template(

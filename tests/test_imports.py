@@ -572,3 +572,61 @@ def test_two_thousand_rows_are_checked_in_a_few_queries(setup):
         checked = imports.check_rows(setup.cohort, parsed)
     assert len(checked) == 2000 and imports.counts(checked)["errors"] == 0
     assert len(statements) <= 20, len(statements)
+
+
+# ---------------------------------------------------------------- hostile workbooks
+
+
+def _rezip(data: bytes, change) -> bytes:
+    """The workbook with its parts passed through change(name, bytes) -> bytes."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            dst.writestr(
+                info.filename,
+                change(info.filename, src.read(info.filename)),
+                compress_type=zipfile.ZIP_DEFLATED,
+            )
+    return out.getvalue()
+
+
+def _declare(ref: str):
+    def change(name: str, body: bytes) -> bytes:
+        if name.startswith("xl/worksheets/sheet"):
+            start = body.index(b'<dimension ref="') + len(b'<dimension ref="')
+            end = body.index(b'"', start)
+            return body[:start] + ref.encode() + body[end:]
+        return body
+
+    return change
+
+
+@pytest.mark.parametrize("ref", ["A1:I1048576", "A1:I20000", "A1:XFD3"])
+def test_a_workbook_declaring_a_huge_sheet_is_refused_before_reading(ref):
+    small = xlsx_of([["peserta", "1" * 18, "Ani", "ani@example.go.id", "", "X", "", ""]])
+    with pytest.raises(ImportRefused):
+        imports.parse(_rezip(small, _declare(ref)), "besar.xlsx")
+
+
+def test_a_workbook_that_unpacks_to_too_much_is_refused():
+    small = xlsx_of([["peserta", "1" * 18, "Ani", "ani@example.go.id", "", "X", "", ""]])
+    padding = b"<si><t>" + b"a" * (30 * 1024 * 1024) + b"</t></si>"
+
+    def change(name: str, body: bytes) -> bytes:
+        if name == "xl/sharedStrings.xml" or name.endswith("sheet1.xml"):
+            return body.replace(b"</worksheet>", b"<!--" + padding + b"--></worksheet>")
+        return body
+
+    bomb = _rezip(small, change)
+    assert len(bomb) < 200_000  # a small upload...
+    with pytest.raises(ImportRefused) as info:
+        imports.parse(bomb, "bom.xlsx")
+    assert str(info.value.message) == str(imports.TOO_BIG_UNPACKED)
+
+
+def test_an_overlong_cell_is_stored_cut_and_flagged():
+    rows = imports.parse(
+        xlsx_of([["peserta", "1" * 18, "A" * 50_000, "ani@example.go.id", "", "X", "", ""]]),
+        "panjang.xlsx",
+    )
+    assert len(rows[0]["values"]["nama"]) == imports.TEXT_MAX + 1

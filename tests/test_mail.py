@@ -219,3 +219,18 @@ def test_send_mail_command_fails_when_the_server_is_down(app, world, runner):
     assert result.exit_code == 1
     assert "pending after failure 2" in result.output
     assert pending() == 2
+
+
+def test_a_batch_of_actions_mails_once_at_the_end(mail_app, smtp_server, world):
+    """Bulk actions (remind 500 trainees) must not open an SMTP session per case inside the
+    request: within batched_delivery() nothing leaves; at its end every mail does."""
+    from workflow.services.mail import batched_delivery
+
+    perform(world.case, "submit", world.trainee)
+    sent = len(smtp_server.messages)
+    with batched_delivery():
+        perform(world.case, "remind", world.organizer, comment="Mohon segera ditinjau.")
+        assert len(smtp_server.messages) == sent
+        assert pending() == 1
+    assert pending() == 0
+    assert len(smtp_server.to(world.mentor.email)) == 2  # the submit, then the reminder

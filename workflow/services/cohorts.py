@@ -19,6 +19,7 @@ from ..engine import registry
 from ..engine.activities import ActivityContext, ActivityResult, activity
 from ..extensions import db
 from ..models import Case, Cohort, CohortMember, Group, Program, User
+from . import mail
 from .errors import Blocked, Conflict, Forbidden, Missing, WorkflowError
 from .workflow import definition_of, perform
 
@@ -448,13 +449,14 @@ def assign_evenly(cohort: Cohort, actor: User, include_assigned: bool = False) -
     cases = db.session.scalars(select(Case).where(Case.cohort_id == cohort.id)).all()
     cases = [c for c in cases if assignable(c)]
     result = Distribution()
-    for case, gid in plan_even(group_ids, cases, include_assigned):
-        try:
-            perform(case, "assign_group", actor, data={"group_id": gid})
-        except WorkflowError as exc:
-            result.failed.append((case, str(exc.message)))
-        else:
-            result.moved += 1
+    with mail.batched_delivery():
+        for case, gid in plan_even(group_ids, cases, include_assigned):
+            try:
+                perform(case, "assign_group", actor, data={"group_id": gid})
+            except WorkflowError as exc:
+                result.failed.append((case, str(exc.message)))
+            else:
+                result.moved += 1
     return result
 
 

@@ -53,6 +53,7 @@ from ..models import (
 from ..models._base import utcnow
 from ..models.people import ZONE_LABELS
 from ..permissions import DEFAULT_ZONE
+from . import mail
 from .calendar import is_working_day, local_date
 from .errors import WorkflowError
 from .workflow import check_input, perform
@@ -1254,27 +1255,27 @@ def bulk_act(
     names = {c.id: (c.trainee.name, c.title or "") for c in loaded}
     by_id = {c.id: c for c in loaded}
     outcomes = []
-    for case_id in wanted:
-        found = by_id.get(case_id)
-        if found is None:
-            outcomes.append(BulkOutcome(case_id, "", "", False, 404, str(NOT_YOURS)))
-            continue
-        name, title = names[case_id]
-        try:
-            perform(found, act.key, user, comment=comment, data=dict(data or {}))
-        except WorkflowError as exc:
-            outcomes.append(
-                BulkOutcome(
-                    case_id,
-                    name,
-                    title,
-                    False,
-                    exc.status,
-                    str(exc.message),
-                    [str(r) for r in exc.reasons],
-                    {k: str(v) for k, v in exc.fields.items()},
-                )
-            )
-            continue
-        outcomes.append(BulkOutcome(case_id, name, title, True))
+    with mail.batched_delivery():
+        for case_id in wanted:
+            outcomes.append(_bulk_one(user, act, by_id.get(case_id), names, case_id, comment, data))
     return outcomes
+
+
+def _bulk_one(user, act, found, names, case_id, comment, data) -> BulkOutcome:
+    if found is None:
+        return BulkOutcome(case_id, "", "", False, 404, str(NOT_YOURS))
+    name, title = names[case_id]
+    try:
+        perform(found, act.key, user, comment=comment, data=dict(data or {}))
+    except WorkflowError as exc:
+        return BulkOutcome(
+            case_id,
+            name,
+            title,
+            False,
+            exc.status,
+            str(exc.message),
+            [str(r) for r in exc.reasons],
+            {k: str(v) for k, v in exc.fields.items()},
+        )
+    return BulkOutcome(case_id, name, title, True)

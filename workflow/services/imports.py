@@ -42,6 +42,11 @@ CHUNK = 500
 NIP_RE = re.compile(r"^\d{18}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 TEXT_MAX = 200
+# A workbook is a zip: a few KB can unpack to gigabytes or declare a million empty rows,
+# so its unpacked size and its sheet's declared size are checked before reading it.
+XLSX_UNPACKED_MAX = 50 * 1024 * 1024
+XLSX_PART_MAX = 20 * 1024 * 1024
+XLSX_MAX_COLUMNS = 64
 # Numbers this large lost digits in a spreadsheet (a double keeps 15-16 digits).
 PRECISE_MAX = 10**15
 
@@ -110,6 +115,10 @@ MACROS = _l(
 OLD_EXCEL = _l("Old Excel files (.xls) are not accepted. Save the list as .xlsx or as CSV.")
 NOT_UTF8 = _l("The CSV file is not UTF-8 text. In Excel choose “CSV UTF-8” when saving.")
 UNREADABLE = _l("The file could not be read as a table. Save it again from the template.")
+TOO_BIG_UNPACKED = _l(
+    "The workbook is too large once unpacked. Keep only the participant list in the first "
+    "sheet, or save it as CSV."
+)
 EMPTY = _l("The file is empty.")
 NO_ROWS = _l("The file has a header but no participant rows.")
 TOO_MANY = _l("The file has more than %(n)s rows. Split the list into files of at most %(n)s rows.")
@@ -206,6 +215,12 @@ def _xlsx_kind(data: bytes) -> str | None:
             names = set(archive.namelist())
             if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
                 return None
+            infos = archive.infolist()
+            if (
+                sum(i.file_size for i in infos) > XLSX_UNPACKED_MAX
+                or max(i.file_size for i in infos) > XLSX_PART_MAX
+            ):
+                return "too_big"
             types = archive.read("[Content_Types].xml")
             if any(n.lower().endswith("vbaproject.bin") for n in names) or b"macroEnabled" in types:
                 return "macro"
@@ -271,7 +286,13 @@ def _read_xlsx(data: bytes) -> RawTable:
         if not workbook.worksheets:
             raise ImportRefused(EMPTY)
         sheet = workbook.worksheets[0]
-        return _table(enumerate(sheet.iter_rows(values_only=True), start=1))
+        # The declared size (a forged <dimension> pads every row out to it).
+        if (sheet.max_row or 0) > MAX_ROWS * 2 + 100:
+            raise ImportRefused(_fmt(TOO_MANY, n=format_decimal(MAX_ROWS)))
+        if (sheet.max_column or 0) > XLSX_MAX_COLUMNS:
+            raise ImportRefused(TOO_BIG_UNPACKED)
+        rows = sheet.iter_rows(max_col=XLSX_MAX_COLUMNS, values_only=True)
+        return _table(enumerate(rows, start=1))
     except ImportRefused:
         raise
     except Exception:
@@ -285,6 +306,9 @@ def _table(lines) -> RawTable:
     header = None
     rows: list[tuple[int, list]] = []
     for number, cells in lines:
+        # Empty lines count too: a file of a million blank rows is refused, not walked.
+        if number > MAX_ROWS * 2 + 100:
+            raise ImportRefused(_fmt(TOO_MANY, n=format_decimal(MAX_ROWS)))
         cells = list(cells or ())
         if not any(_cell_text(c)[0].strip() for c in cells):
             continue
@@ -311,6 +335,8 @@ def parse(data: bytes, name: str = "") -> list[dict]:
         raise ImportRefused(_fmt(MACROS, name=name))
     if kind == "xls":
         raise ImportRefused(OLD_EXCEL)
+    if kind == "too_big":
+        raise ImportRefused(TOO_BIG_UNPACKED)
     if kind is None:
         raise ImportRefused(_fmt(NOT_A_TABLE, name=name))
     table = _read_xlsx(data) if kind == "xlsx" else _read_csv(data)
@@ -328,7 +354,9 @@ def parse(data: bytes, name: str = "") -> list[dict]:
             if key is None:
                 extra = extra or bool(text.strip())
                 continue
-            values[key] = text.strip()
+            # Kept one character past the limit: enough for "too long" in the preview,
+            # never megabytes of one repeated string in the stored batch.
+            values[key] = text.strip()[: TEXT_MAX + 1]
             if lost:
                 numeric.append(key)
         row = {"line": number, "values": values, "numeric": numeric}

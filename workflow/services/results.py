@@ -17,13 +17,13 @@ from babel.numbers import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from fpdf.enums import XPos, YPos
-from sqlalchemy import exists, or_, select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from ..engine import registry
 from ..engine.rubrics import EVALUATOR_ROLES, Rubric
 from ..extensions import db
-from ..models import Case, Cohort, CohortMember, Group, Program, ScoreSheet, User
+from ..models import Case, Cohort, CohortMember, Program, ScoreSheet, User
 from ..permissions import ROLE_LABELS, case_zone
 from . import spreadsheets
 from .errors import NotAvailable
@@ -74,8 +74,9 @@ def _submitted(sheets) -> dict[str, ScoreSheet]:
 
 
 def may_view_cohort(user: User, cohort: Cohort) -> bool:
-    """Its organizers, its coaches and examiners (cohort-wide or of one of its groups) and
-    the admin of its institution. At most two small queries."""
+    """Its organizers and the admin of its institution. The recap holds every evaluator's
+    points for every case, so coaches and examiners (who may read the others' sheets only
+    after submitting their own, case by case) do not get it. At most two small queries."""
     if not getattr(user, "id", None):
         return False
     if user.is_admin and user.institution_id is not None:
@@ -84,16 +85,17 @@ def may_view_cohort(user: User, cohort: Cohort) -> bool:
         )
         if institution_id == user.institution_id:
             return True
-    member = exists().where(
-        CohortMember.cohort_id == cohort.id,
-        CohortMember.user_id == user.id,
-        CohortMember.role.in_(CohortMember.ROLES),
+    return bool(
+        db.session.scalar(
+            select(
+                exists().where(
+                    CohortMember.cohort_id == cohort.id,
+                    CohortMember.user_id == user.id,
+                    CohortMember.role == "organizer",
+                )
+            )
+        )
     )
-    in_group = exists().where(
-        Group.cohort_id == cohort.id,
-        or_(Group.coach_id == user.id, Group.examiner_id == user.id),
-    )
-    return bool(db.session.scalar(select(or_(member, in_group))))
 
 
 # ---------------------------------------------------------------- the assessment sheet

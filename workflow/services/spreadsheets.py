@@ -14,6 +14,7 @@ from datetime import date, datetime
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -45,7 +46,9 @@ def csv_bytes(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes
 
 def _cell(ws, value: object, bold: bool = False) -> WriteOnlyCell:
     if isinstance(value, str):
-        value = value[:CELL_MAX]
+        # Control characters (a stray \x0b pasted into a title) are not allowed in XLSX:
+        # dropped, so one trainee's text cannot break the whole cohort's export.
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)[:CELL_MAX]
     cell = WriteOnlyCell(ws, value=value)
     if isinstance(value, str):
         # openpyxl turns text starting with "=" into a formula; a string cell never is.
