@@ -110,3 +110,20 @@ def test_activities_and_refusals_leave_no_visit(world):
     db.session.commit()
     to_implementation(world)
     assert db.session.scalar(select(func.count(StateVisit.id))) == 3
+
+
+def test_the_reminder_reads_as_one_in_the_inbox(world):
+    from workflow.services import notifications
+
+    event = perform(world.case, "remind", world.organizer, comment="Mohon segera dikirim.")
+    note_id = db.session.scalar(
+        select(Notification.id).where(
+            Notification.event_id == event.id, Notification.user_id == world.trainee.id
+        )
+    )
+    item = notifications.item(world.trainee.id, note_id)
+    words = item.text("en")
+    assert words["summary"] == (
+        f"Reminder from {world.organizer.name}: “{world.case.title}” is waiting for you."
+    )
+    assert words["comment"] == "Mohon segera dikirim."

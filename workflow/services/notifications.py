@@ -199,6 +199,11 @@ def describe(item: Item, lang: str) -> dict:
             state = event.to_state
         if event is None and note.message:
             summary = note.message
+        elif event is not None and event.trigger == "remind":
+            # Sent to whoever must act: say so, rather than "<organizer> Send a reminder".
+            summary = _(
+                "Reminder from %(actor)s: “%(title)s” is waiting for you.", actor=actor, title=title
+            )
         else:
             summary = f"{actor} {action} — {title}"
         return {
