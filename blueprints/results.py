@@ -5,10 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, abort, make_response
 from flask_login import current_user, login_required
 
-from workflow.extensions import db
 from workflow.models import Cohort
 from workflow.permissions import get_case_for
-from workflow.services import NotAvailable, results
+from workflow.services import NotAvailable, cohorts, results
 
 from .errors import error_response
 
@@ -28,9 +27,11 @@ def _download(body: bytes, content_type: str, filename: str):
 
 
 def _cohort_or_404(cohort_id: int) -> Cohort:
-    """The cohort, when this user oversees it; anyone else learns nothing (404)."""
-    cohort = db.session.get(Cohort, cohort_id)
-    if cohort is None or not results.may_view_cohort(current_user, cohort):
+    """The cohort, for those who set it up (its organizers, its institution's admin): the
+    recap holds every evaluator's points, which coaches and examiners read only case by
+    case after their own. Anyone else learns nothing (404)."""
+    cohort = cohorts.cohort_for(current_user, cohort_id)
+    if cohort is None:
         abort(404)
     return cohort
 

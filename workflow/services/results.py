@@ -17,13 +17,13 @@ from babel.numbers import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from fpdf.enums import XPos, YPos
-from sqlalchemy import exists, select
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
 from ..engine import registry
 from ..engine.rubrics import EVALUATOR_ROLES, Rubric
 from ..extensions import db
-from ..models import Case, Cohort, CohortMember, Program, ScoreSheet, User
+from ..models import Case, Cohort, ScoreSheet, User
 from ..permissions import ROLE_LABELS, case_zone
 from . import spreadsheets
 from .errors import NotAvailable
@@ -71,31 +71,6 @@ def _submitted(sheets) -> dict[str, ScoreSheet]:
 
 
 # ---------------------------------------------------------------- who sees a cohort
-
-
-def may_view_cohort(user: User, cohort: Cohort) -> bool:
-    """Its organizers and the admin of its institution. The recap holds every evaluator's
-    points for every case, so coaches and examiners (who may read the others' sheets only
-    after submitting their own, case by case) do not get it. At most two small queries."""
-    if not getattr(user, "id", None):
-        return False
-    if user.is_admin and user.institution_id is not None:
-        institution_id = db.session.scalar(
-            select(Program.institution_id).where(Program.id == cohort.program_id)
-        )
-        if institution_id == user.institution_id:
-            return True
-    return bool(
-        db.session.scalar(
-            select(
-                exists().where(
-                    CohortMember.cohort_id == cohort.id,
-                    CohortMember.user_id == user.id,
-                    CohortMember.role == "organizer",
-                )
-            )
-        )
-    )
 
 
 # ---------------------------------------------------------------- the assessment sheet
