@@ -97,13 +97,6 @@ def final_report_complete(case: Case, definition: Definition) -> list:
 # imported at call time, so the engine stays importable on its own.
 
 
-def role_scores(case: Case) -> dict[str, float]:
-    """Each role's weighted points from its submitted sheet (roles not in left out)."""
-    from ..services.evaluation import result_of
-
-    return dict(result_of(case).by_role)
-
-
 def weighted_result(case: Case, definition: Definition) -> float | None:
     """The total once every role has submitted, else None."""
     if definition.scoring is None:
