@@ -15,7 +15,9 @@ from workflow.engine import DefinitionError, load_definition, load_directory, re
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "state_machines"
-PKA = yaml.safe_load((SHIPPED / "aksi_perubahan_pka.yaml").read_text(encoding="utf-8"))
+PKA = yaml.safe_load(
+    (SHIPPED / "versions" / "aksi_perubahan_pka.v1.yaml").read_text(encoding="utf-8")
+)
 
 
 def _transition(d: dict, trigger: str) -> dict:
@@ -291,7 +293,9 @@ def test_check_definitions_ok_for_the_shipped_dir(cli_app):
 @pytest.mark.parametrize("mutate", [unknown_guard, dead_end, extra_top_level_key])
 def test_check_definitions_fails_naming_the_file(cli_app, tmp_path, mutate):
     directory = tmp_path / "defs"
-    shutil.copy(SHIPPED / "aksi_perubahan_pkn2.yaml", directory.mkdir() or directory)
+    shutil.copy(
+        SHIPPED / "versions" / "aksi_perubahan_pkn2.v1.yaml", directory.mkdir() or directory
+    )
     path = _broken(tmp_path, mutate)
     result = cli_app.test_cli_runner().invoke(args=["aksi", "check-definitions", str(directory)])
     assert result.exit_code == 1

@@ -16,8 +16,8 @@ from workflow.engine.machine import CompiledMachine
 from workflow.models import Case, Cohort, Milestone
 
 ROOT = Path(__file__).resolve().parent.parent
-PKA_FILE = ROOT / "state_machines" / "aksi_perubahan_pka.yaml"
-PKN2_FILE = ROOT / "state_machines" / "aksi_perubahan_pkn2.yaml"
+PKA_FILE = ROOT / "state_machines" / "versions" / "aksi_perubahan_pka.v1.yaml"
+PKN2_FILE = ROOT / "state_machines" / "versions" / "aksi_perubahan_pkn2.v1.yaml"
 ROLES = ("trainee", "mentor", "executive", "coach", "examiner", "organizer")
 
 PKA_STATES = (

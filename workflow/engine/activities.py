@@ -23,6 +23,8 @@ HANDLER_MODULES = (
     "workflow.services.deadlines",
     "workflow.services.evaluation",
     "workflow.services.cohorts",
+    "workflow.services.seminars",
+    "workflow.services.transfers",
 )
 
 

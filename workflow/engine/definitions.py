@@ -87,6 +87,8 @@ class State(_Strict):
     proposal_editable: bool = False
     # The trainee may edit the final report while the case is here.
     report_editable: bool = False
+    # Seminars of this kind (proposal, report) are scheduled and held in this state.
+    seminar: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]*$")
 
 
 class Choice(_Strict):
@@ -144,6 +146,11 @@ class Transition(_Strict):
     # Who hears of it; without a list, the owners of the destination state.
     notify: tuple[str, ...] | None = None
     style: Literal["primary", "secondary", "danger"] = "secondary"
+    # "all": every role in `roles` must approve (in any order) before the case moves; each
+    # approval before the last is recorded and keeps the state. "any": one actor suffices.
+    approval: Literal["any", "all"] = "any"
+    # What the user reads once it is done: a sentence, not the button's label.
+    done: Labels | None = None
 
     @property
     def needs_form(self) -> bool:
@@ -168,6 +175,7 @@ class Activity(_Strict):
     fields: tuple[FieldSpec, ...] = ()
     notify: tuple[str, ...] = ()
     style: Literal["primary", "secondary", "danger"] = "secondary"
+    done: Labels | None = None
 
     @property
     def trigger(self) -> str:
@@ -185,6 +193,28 @@ class MilestoneRules(_Strict):
     fix_within: int = Field(default=5, ge=1, le=60)
 
 
+class StateMove(_Strict):
+    """Where a case in an old version's state goes, and the guards that must pass first."""
+
+    to: str
+    guards: tuple[str, ...] = ()
+
+
+class Migration(_Strict):
+    """How cases running on the previous version move to this one: every state of that
+    version mapped to a state of this one (`old: new` or `old: {to: new, guards: [...]}`)."""
+
+    version: int = Field(ge=1)
+    states: dict[str, StateMove]
+
+    @field_validator("states", mode="before")
+    @classmethod
+    def _short_form(cls, v):
+        if isinstance(v, dict):
+            return {k: {"to": m} if isinstance(m, str) else m for k, m in v.items()}
+        return v
+
+
 class Definition(_Strict):
     key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     version: int = Field(ge=1)
@@ -197,6 +227,9 @@ class Definition(_Strict):
     rubric: str | None = None
     activities: tuple[Activity, ...] = ()
     milestones: MilestoneRules = MilestoneRules()
+    # What this programme calls a role (the executive is the "sponsor" in PKN II).
+    role_labels: dict[str, Labels] = {}
+    migrates_from: Migration | None = None
     source: str = ""
 
     _states: dict[str, State] = PrivateAttr()
@@ -268,6 +301,11 @@ class Definition(_Strict):
     def terminal_states(self) -> list[str]:
         return [s.key for s in self.states if s.terminal]
 
+    def role_label(self, role: str, lang: str | None) -> str | None:
+        """The programme's own name for a role, if it has one."""
+        labels = self.role_labels.get(role)
+        return labels.get(lang) if labels else None
+
 
 def _fail(source: str, item: str, message: str) -> DefinitionError:
     return DefinitionError(f"{source}: {item}: {message}")
@@ -317,6 +355,23 @@ def _check_semantics(
         for f in t.fields:
             if f.type == "choice" and not f.choices:
                 raise _fail(src, f"{item}.fields.{f.name}", "a choice field needs choices")
+    for role in d.role_labels:
+        if role not in ROLES:
+            raise _fail(src, f"role_labels.{role}", f"unknown role {role!r}")
+    for t in d.transitions:
+        if t.approval == "all" and len(t.roles) < 2:
+            raise _fail(src, f"transitions ({t.trigger})", "approval: all needs at least two roles")
+    if d.migrates_from is not None:
+        m = d.migrates_from
+        if m.version >= d.version:
+            raise _fail(src, "migrates_from.version", "must be an earlier version")
+        for old, move in m.states.items():
+            item = f"migrates_from.states.{old}"
+            if move.to not in state_keys:
+                raise _fail(src, item, f"unknown state {move.to!r}")
+            for g in move.guards:
+                if g not in known_guards:
+                    raise _fail(src, item, f"unknown guard {g!r}")
     triggers = set(d.triggers)
     seen_keys: set[str] = set()
     for i, a in enumerate(d.activities):
@@ -426,7 +481,8 @@ def load_definition(
         if rubrics is None:
             from .rubrics import load_rubrics
 
-            rubrics = load_rubrics(path.parent / "rubrics")
+            home = path.parent.parent if path.parent.name == "versions" else path.parent
+            rubrics = load_rubrics(home / "rubrics")
         rubric = rubrics.get(definition.rubric)
         if rubric is None:
             raise _fail(source, "rubric", f"unknown rubric {definition.rubric!r}")
@@ -434,14 +490,19 @@ def load_definition(
     return definition
 
 
+def definition_files(directory: str | Path) -> list[Path]:
+    """The current definitions, and under versions/ the earlier ones that cases still run on."""
+    directory = Path(directory)
+    return sorted(directory.glob("*.yaml")) + sorted((directory / "versions").glob("*.yaml"))
+
+
 def load_directory(directory: str | Path) -> list[Definition]:
-    """Every definition in `directory`, with the rubrics of `directory`/rubrics."""
+    """Every definition in `directory` (and its versions/), with the rubrics of
+    `directory`/rubrics."""
     from .rubrics import load_rubrics
 
     rubrics = load_rubrics(Path(directory) / "rubrics")
-    definitions = [
-        load_definition(p, rubrics=rubrics) for p in sorted(Path(directory).glob("*.yaml"))
-    ]
+    definitions = [load_definition(p, rubrics=rubrics) for p in definition_files(directory)]
     seen: dict[tuple[str, int], str] = {}
     for d in definitions:
         if (d.key, d.version) in seen:
@@ -450,4 +511,25 @@ def load_directory(directory: str | Path) -> list[Definition]:
                 f"{seen[(d.key, d.version)]}"
             )
         seen[(d.key, d.version)] = d.source
+    by_version = {(d.key, d.version): d for d in definitions}
+    for d in definitions:
+        if d.migrates_from is not None:
+            check_migration(d, by_version.get((d.key, d.migrates_from.version)))
     return definitions
+
+
+def check_migration(d: Definition, previous: Definition | None) -> None:
+    """Every state of the previous version is mapped, and only its states."""
+    m = d.migrates_from
+    if previous is None:
+        raise _fail(d.source, "migrates_from.version", f"{d.key} v{m.version} is not loaded")
+    for key in m.states:
+        if not previous.has_state(key):
+            raise _fail(
+                d.source, f"migrates_from.states.{key}", f"no state {key!r} in v{m.version}"
+            )
+    for s in previous.states:
+        if s.key not in m.states:
+            raise _fail(
+                d.source, f"migrates_from.states.{s.key}", f"state of v{m.version} left unmapped"
+            )

@@ -171,3 +171,67 @@ def stamp_final_report(case: Case, definition: Definition) -> None:
     from ..services.final_report import stamp_submitted
 
     stamp_submitted(case, utcnow())
+
+
+# Seminars: the state that holds one names its kind in the definition (`seminar:`).
+
+
+def _open_seminar(case: Case, definition: Definition):
+    """The latest seminar of the current state's kind still without an outcome."""
+    from ..extensions import db
+    from ..models import Seminar
+
+    kind = definition.state(case.state).seminar
+    if kind is None:
+        return None
+    return db.session.scalar(
+        db.select(Seminar)
+        .where(
+            Seminar.case_id == case.id,
+            Seminar.kind == kind,
+            Seminar.status != "cancelled",
+            Seminar.outcome.is_(None),
+        )
+        .order_by(Seminar.starts_at.desc(), Seminar.id.desc())
+        .limit(1)
+    )
+
+
+@guard("seminar_held")
+def seminar_held(case: Case, definition: Definition) -> list:
+    seminar = _open_seminar(case, definition)
+    if seminar is None:
+        return [_l("No seminar is scheduled yet.")]
+    if seminar.status != "held":
+        return [_l("The seminar has not been held yet: record the attendance first.")]
+    return []
+
+
+def _set_outcome(outcome: str):
+    def apply(case: Case, definition: Definition) -> None:
+        from ..models._base import utcnow
+
+        seminar = _open_seminar(case, definition)
+        if seminar is not None:
+            seminar.outcome = outcome
+            seminar.updated_at = utcnow()
+
+    return apply
+
+
+EFFECTS["seminar_outcome_passed"] = _set_outcome("passed")
+EFFECTS["seminar_outcome_fixes"] = _set_outcome("passed_with_fixes")
+EFFECTS["seminar_outcome_failed"] = _set_outcome("failed")
+
+
+@guard("no_scores_submitted")
+def no_scores_submitted(case: Case, definition: Definition) -> list:
+    """Sheets submitted on one rubric cannot be carried to another version's rubric."""
+    if any(sheet.submitted_at is not None for sheet in case.score_sheets):
+        return [
+            _l(
+                "Assessments were already submitted on this version's rubric: "
+                "finalize the result on this version."
+            )
+        ]
+    return []

@@ -38,6 +38,9 @@ class Registry:
             raise LookupError(f"no workflow definition {key} is loaded")
         return self.get(key, max(versions))
 
+    def versions(self, key: str) -> list[int]:
+        return sorted(v for (k, v) in self._machines if k == key)
+
     def all(self) -> list[Definition]:
         return [m.definition for m in self._machines.values()]
 

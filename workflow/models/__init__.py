@@ -7,8 +7,11 @@ from .implementation import FinalReport, MilestoneReport, Reminder, UnitCoverage
 from .people import Agency, Institution, InstitutionHoliday, OneTimeToken, Region, User
 from .programs import Cohort, CohortMember, Group, ImportBatch, Program
 from .proposals import Comment, Delegation, Document, ProposalSnapshot
+from .seminars import Seminar, SeminarPanelist
 
 __all__ = [
+    "Seminar",
+    "SeminarPanelist",
     "ImportBatch",
     "MilestoneRating",
     "OneTimeToken",

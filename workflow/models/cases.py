@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -21,6 +21,7 @@ class Case(db.Model):
     __table_args__ = (
         Index("ix_cases_cohort_state", "cohort_id", "state"),
         Index("ix_cases_due", "due_date"),
+        UniqueConstraint("cohort_id", "ndh"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id"))
@@ -28,6 +29,8 @@ class Case(db.Model):
     trainee_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     mentor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     executive_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    # Nomor daftar hadir: the trainee's number in the cohort's attendance list.
+    ndh: Mapped[int | None]
 
     # The definition a case started on stays its definition, whatever ships later.
     definition_key: Mapped[str] = mapped_column(String(80))

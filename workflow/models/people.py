@@ -24,6 +24,8 @@ class Institution(db.Model):
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(40), default="Asia/Jakarta")
+    # Where its documents are signed: "Samarinda, 5 Desember 2026".
+    city: Mapped[str] = mapped_column(String(100), default="")
     region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"))
 
     region: Mapped[Region | None] = relationship()
@@ -88,8 +90,11 @@ class User(UserMixin, db.Model):
     username: Mapped[str] = mapped_column(String(80), unique=True)
     email: Mapped[str | None] = mapped_column(String(200), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # Optional: non-ASN participants and elected kepala daerah have none.
     nip: Mapped[str | None] = mapped_column(String(30), unique=True)
+    # Jabatan, and pangkat/golongan (e.g. "Pembina, IV/a").
     position: Mapped[str] = mapped_column(String(200), default="")
+    rank: Mapped[str] = mapped_column(String(80), default="")
     password_hash: Mapped[str] = mapped_column(String(255), default="")
     api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     institution_id: Mapped[int | None] = mapped_column(ForeignKey("institutions.id"))

@@ -34,6 +34,9 @@ class Cohort(db.Model):
     year: Mapped[int]
     quota: Mapped[int] = mapped_column(default=40)
     definition_key: Mapped[str] = mapped_column(String(80))
+    # The version its cases start on, fixed when the cohort is set up (None: the newest);
+    # `flask aksi migrate-cases` moves it with its cases.
+    definition_version: Mapped[int | None]
     start_date: Mapped[date]
     proposal_deadline: Mapped[date]
     implementation_start: Mapped[date]

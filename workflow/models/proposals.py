@@ -48,11 +48,12 @@ class Comment(db.Model):
 
 
 class Delegation(db.Model):
-    """Plt./Plh.: `delegate` holds `principal`'s authority as `role` for a date range."""
+    """Plt./Plh./Pj.: `delegate` holds `principal`'s authority as `role` for a date range,
+    by a decree (SK) with its number and date."""
 
     __tablename__ = "delegations"
     __table_args__ = (Index("ix_delegations_delegate", "delegate_id", "starts_on", "ends_on"),)
-    KINDS = ("plt", "plh")
+    KINDS = ("plt", "plh", "pj")
     ROLES = ("mentor", "executive")
     id: Mapped[int] = mapped_column(primary_key=True)
     principal_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
@@ -62,6 +63,8 @@ class Delegation(db.Model):
     starts_on: Mapped[date]
     ends_on: Mapped[date]
     reason: Mapped[str] = mapped_column(Text, default="")
+    sk_number: Mapped[str] = mapped_column(String(100), default="")
+    sk_date: Mapped[date | None]
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]

@@ -282,6 +282,8 @@ def create_cohort(actor: User, form: dict, organizer_ids=()) -> Cohort:
         year=year,
         quota=quota,
         definition_key=program.definition_key,
+        # Fixed now: later versions reach this cohort only by migrating its cases.
+        definition_version=registry.latest(program.definition_key).version,
         **days,
     )
     db.session.add(cohort)

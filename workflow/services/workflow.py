@@ -60,8 +60,13 @@ def definition_of(case: Case) -> Definition:
 
 
 def start_case(cohort, trainee: User, **attrs) -> Case:
-    """A new case on the newest version of the cohort's definition. The caller commits."""
-    definition = registry.latest(cohort.definition_key)
+    """A new case on the cohort's version of its definition (the newest if it has none).
+    The caller commits."""
+    definition = (
+        registry.latest(cohort.definition_key)
+        if cohort.definition_version is None
+        else registry.get(cohort.definition_key, cohort.definition_version)
+    )
     case = Case(
         cohort=cohort,
         trainee=trainee,
@@ -236,6 +241,16 @@ def perform(
     on_behalf_of_id = None
     if not own & set(transition.roles):
         on_behalf_of_id = next(acting[r] for r in transition.roles if r in acting)
+    if transition.approval == "all":
+        approved = approvals_so_far(case, transition)
+        mine = (roles & set(transition.roles)) - set(approved)
+        if not mine:
+            raise NotAvailable(_l("You have already approved; the others have not yet."))
+        waiting = set(transition.roles) - set(approved) - mine
+        if waiting:
+            return _record_approval(
+                case, transition, actor, on_behalf_of_id, mine, waiting, clean_comment, clean_data
+            )
 
     machine = registry.machine(case.definition_key, case.definition_version)
     source = case.state
@@ -277,6 +292,175 @@ def perform(
         # After the commit, so a mail never announces an action that did not happen;
         # best effort, so a mail problem never fails the action.
         mail.deliver_for_event(event_id)
+    return event
+
+
+def approvals_so_far(case: Case, transition: Transition) -> dict[str, AuditEvent]:
+    """Who has approved an all-roles transition during the case's current stay in its
+    state: role → the approval's event. Approvals are audit events that kept the state."""
+    events = db.session.scalars(
+        db.select(AuditEvent)
+        .where(
+            AuditEvent.case_id == case.id,
+            AuditEvent.trigger == transition.trigger,
+            AuditEvent.from_state == case.state,
+            AuditEvent.to_state == case.state,
+            AuditEvent.created_at >= case.state_entered_at,
+        )
+        .order_by(AuditEvent.seq)
+    )
+    approved: dict[str, AuditEvent] = {}
+    for event in events:
+        for role in (event.data or {}).get("approved_as", []):
+            approved.setdefault(role, event)
+    return approved
+
+
+@dataclass(frozen=True)
+class Approval:
+    """Where an all-roles step stands: who approved (role → event) and who is awaited."""
+
+    transition: Transition
+    approved: dict
+    waiting: tuple[str, ...]
+
+
+def approval_status(case: Case) -> list[Approval]:
+    definition = definition_of(case)
+    found = []
+    for t in definition.transitions_from(case.state):
+        if t.approval == "all":
+            approved = approvals_so_far(case, t)
+            waiting = tuple(r for r in t.roles if r not in approved)
+            found.append(Approval(t, approved, waiting))
+    return found
+
+
+def _record_approval(
+    case: Case,
+    transition: Transition,
+    actor: User,
+    on_behalf_of_id: int | None,
+    roles: set[str],
+    waiting: set[str],
+    comment: str,
+    data: dict,
+) -> AuditEvent:
+    """One signature of several: recorded and audited; the case keeps its state."""
+    order = list(transition.roles)
+    with versioned_write(CONFLICT):
+        event = chain_event(
+            case,
+            AuditEvent(
+                actor_id=actor.id,
+                on_behalf_of_id=on_behalf_of_id,
+                trigger=transition.trigger,
+                from_state=case.state,
+                to_state=case.state,
+                comment=comment,
+                data={
+                    **data,
+                    "approved_as": sorted(roles, key=order.index),
+                    "awaiting": sorted(waiting, key=order.index),
+                },
+                created_at=utcnow(),
+            ),
+        )
+        # The versioned case UPDATE first, alone, as in perform().
+        db.session.flush()
+        db.session.add(event)
+        db.session.flush()
+    return event
+
+
+@dataclass(frozen=True)
+class MigrationStep:
+    """What moving one case to another version of its definition would do."""
+
+    case: Case
+    from_version: int
+    to_version: int
+    from_state: str
+    to_state: str | None
+    blocked: list
+
+    @property
+    def ok(self) -> bool:
+        return not self.blocked
+
+
+def plan_migration(case: Case, target: Definition) -> MigrationStep:
+    """Where `case` would land on `target`, through each version's `migrates_from`, and
+    the reasons (guards of the mapping) that keep it where it is."""
+    source = definition_of(case)
+    state, reasons = case.state, []
+    path: list[Definition] = []
+    step = target
+    while step.version > case.definition_version:
+        path.append(step)
+        m = step.migrates_from
+        if m is None:
+            break
+        try:
+            step = registry.get(case.definition_key, m.version)
+        except LookupError:
+            break
+    if not path or step.version != case.definition_version:
+        reasons.append(
+            _l(
+                "Version %(to)d has no way from version %(from)d.",
+                to=target.version,
+                **{"from": case.definition_version},
+            )
+        )
+        return MigrationStep(case, source.version, target.version, state, None, reasons)
+    for d in reversed(path):
+        move = d.migrates_from.states[state]
+        for name in move.guards:
+            reasons.extend(GUARDS[name](case, source))
+        state = move.to
+    return MigrationStep(case, source.version, target.version, case.state, state, reasons)
+
+
+def migrate_case(
+    case: Case, target: Definition, actor: User | None = None, expected_version=None
+) -> AuditEvent:
+    """Move a running case to `target` (a later version of its definition) as its mapping
+    says: audited as "migrated"; a blocked case is left untouched."""
+    if case.definition_key != target.key or target.version <= case.definition_version:
+        raise NotAvailable(_l("This case cannot move to that version."))
+    if expected_version is not None and expected_version != case.version:
+        raise Conflict(CONFLICT)
+    step = plan_migration(case, target)
+    if step.blocked:
+        raise Blocked(_l("This case cannot move to the new version yet."), step.blocked)
+    now = utcnow()
+    with versioned_write(CONFLICT):
+        with db.session.no_autoflush:
+            visit = None
+            if step.to_state != case.state:
+                calendar = zone_and_days_off(case.cohort)
+                visit = leave_state(case, now, calendar)
+                case.state_entered_at = now
+                case.due_date = due_date_for(case, target, step.to_state, now, calendar)
+            case.state = step.to_state
+            case.definition_version = target.version
+            event = chain_event(
+                case,
+                AuditEvent(
+                    actor_id=actor.id if actor else None,
+                    trigger="migrated",
+                    from_state=step.from_state,
+                    to_state=step.to_state,
+                    data={"from_version": step.from_version, "to_version": target.version},
+                    created_at=now,
+                ),
+            )
+        db.session.flush()
+        db.session.add(event)
+        if visit is not None:
+            db.session.add(visit)
+        db.session.flush()
     return event
 
 
