@@ -22,6 +22,9 @@ MODULES = (
     "dashboard",
     "results",
     "cohorts",
+    "seminars",
+    "definitions",
+    "transfers",
 )
 
 

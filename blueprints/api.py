@@ -488,4 +488,5 @@ from . import (  # noqa: E402, F401
     api_notifications,
     api_proposals,
     api_reviews,
+    api_seminars,
 )

@@ -457,6 +457,7 @@ EXTENSIONS = (
     "api_implementation",
     "api_evaluation",
     "api_dashboard",
+    "api_seminars",
 )
 
 

@@ -1,0 +1,7 @@
+"""definitions pages (being built)."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("definitions", __name__)

@@ -1,0 +1,7 @@
+"""seminars pages (being built)."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("seminars", __name__)

@@ -1,0 +1,7 @@
+"""transfers pages (being built)."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("transfers", __name__)
