@@ -29,7 +29,13 @@ from workflow.services.workflow import definition_of, due_date_for
         (date(2026, 12, 25), False),  # Friday, Christmas
         (date(2026, 3, 19), False),  # Thursday, Nyepi
         (date(2026, 1, 1), False),  # New Year
-        (date(2026, 3, 18), True),
+        (date(2026, 3, 18), False),  # Wednesday, cuti bersama before Nyepi
+        (date(2026, 3, 17), True),
+        # Lebaran 2026: Idul Fitri on 21-22 March (a weekend), cuti bersama on 20, 23, 24.
+        (date(2026, 3, 20), False),
+        (date(2026, 3, 23), False),
+        (date(2026, 3, 24), False),
+        (date(2026, 3, 25), True),
     ],
 )
 def test_is_working_day(day, working):
@@ -47,7 +53,8 @@ def test_is_working_day(day, working):
         (date(2026, 8, 13), 3, set(), date(2026, 8, 19)),  # Fri 14, (17 off), 18, 19
         (date(2026, 12, 24), 1, set(), date(2026, 12, 28)),  # over Christmas and a weekend
         (date(2026, 12, 31), 1, set(), date(2027, 1, 4)),  # over New Year into the next year
-        (date(2026, 3, 18), 3, set(), date(2026, 3, 24)),  # Nyepi, weekend
+        # Nyepi (19), cuti bersama (20, 23, 24), the Idul Fitri weekend: 25, 26, 27.
+        (date(2026, 3, 18), 3, set(), date(2026, 3, 27)),
         (date(2026, 3, 6), 0, set(), date(2026, 3, 6)),
     ],
 )
@@ -148,3 +155,17 @@ def test_until_and_no_sla(world):
     assert due_date_for(world.case, definition, "implementation", entered) == date(2026, 6, 5)
     assert due_date_for(world.case, definition, "deferred", entered) is None
     assert due_date_for(world.case, definition, "completed", entered) is None
+
+
+def test_lebaran_2026_cuti_bersama_moves_a_due_date(world):
+    """Submitted on Tuesday 17 March 2026, the mentor's three working days skip the cuti
+    bersama (18, 20, 23, 24), Nyepi (19) and the Idul Fitri weekend: due Friday 27 March."""
+    from workflow.models._base import clock_at
+    from workflow.services import perform
+
+    assert add_working_days(date(2026, 3, 17), 3) == date(2026, 3, 27)
+    assert working_days_between(date(2026, 3, 17), date(2026, 3, 27)) == 3
+    with clock_at(datetime(2026, 3, 17, 2, 0)):  # 10:00 WITA
+        perform(world.case, "submit", world.trainee)
+    assert world.case.state == "mentor_review"
+    assert world.case.due_date == date(2026, 3, 27)

@@ -52,6 +52,84 @@ def verify_audit() -> None:
     click.echo(f"All {total} audit chains are intact.")
 
 
+@aksi.command("migrate-cases")
+@click.argument("key")
+@click.option("--to", "to_version", type=int, required=True, help="Target definition version.")
+@click.option("--dry-run", is_flag=True, help="List what would move where; change nothing.")
+@click.option("--cohort", "cohort_id", type=int, help="Only the cases of this cohort.")
+def migrate_cases(key: str, to_version: int, dry_run: bool, cohort_id: int | None) -> None:
+    """Move the running cases of definition KEY to version --to, each through the one door
+    (audited as "migrated"). A blocked case stays where it is, untouched."""
+    from .engine import registry
+    from .models import Case, Cohort
+    from .services.errors import WorkflowError
+    from .services.workflow import migrate_case, plan_migration
+
+    try:
+        target = registry.get(key, to_version)
+    except LookupError:
+        known = ", ".join(f"v{v}" for v in registry.versions(key)) or "none"
+        raise click.UsageError(
+            f"no definition {key} v{to_version} is loaded (versions of {key}: {known})"
+        ) from None
+    query = db.select(Case).where(
+        Case.definition_key == key, Case.definition_version < to_version
+    )
+    if cohort_id is not None:
+        query = query.where(Case.cohort_id == cohort_id)
+    cases = db.session.scalars(query.order_by(Case.cohort_id, Case.id)).all()
+    moved = blocked = finished = 0
+    for case in cases:
+        if registry.get(key, case.definition_version).state(case.state).terminal:
+            finished += 1  # a finished case keeps the version it finished on
+            continue
+        step = plan_migration(case, target)
+        where = f"v{step.from_version} {step.from_state} -> v{step.to_version} {step.to_state}"
+        if not step.ok:
+            blocked += 1
+            reasons = "; ".join(str(r) for r in step.blocked)
+            click.echo(f"case {case.id} ({case.trainee.name}): {where}: blocked: {reasons}")
+            continue
+        if dry_run:
+            moved += 1
+            click.echo(f"case {case.id} ({case.trainee.name}): {where}: would move")
+            continue
+        try:
+            migrate_case(case, target)
+        except WorkflowError as exc:
+            blocked += 1
+            click.echo(f"case {case.id} ({case.trainee.name}): {where}: refused: {exc.message}")
+            continue
+        moved += 1
+        click.echo(f"case {case.id} ({case.trainee.name}): {where}: moved")
+    if not dry_run:
+        # A cohort whose running cases all moved starts its new trainees on the new version.
+        cohorts = db.select(Cohort).where(
+            Cohort.definition_key == key, Cohort.definition_version < to_version
+        )
+        if cohort_id is not None:
+            cohorts = cohorts.where(Cohort.id == cohort_id)
+        finished_states = {
+            s for v in registry.versions(key) for s in registry.get(key, v).terminal_states
+        }
+        for cohort in db.session.scalars(cohorts):
+            left = db.session.scalar(
+                db.select(db.func.count(Case.id)).where(
+                    Case.cohort_id == cohort.id,
+                    Case.definition_version < to_version,
+                    Case.state.not_in(finished_states),
+                )
+            )
+            if not left:
+                cohort.definition_version = to_version
+        db.session.commit()
+    verb = "would move" if dry_run else "moved"
+    click.echo(
+        f"{key} -> v{to_version}: {moved} {verb}, {blocked} blocked, "
+        f"{finished} finished (stay on their version)."
+    )
+
+
 @aksi.command("token")
 @click.argument("username")
 def token(username: str) -> None:

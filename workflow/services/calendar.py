@@ -1,5 +1,5 @@
-"""Working days (hari kerja): weekends, Indonesian national holidays and an institution's
-extra days off are skipped."""
+"""Working days (hari kerja): weekends, Indonesian national holidays, the government's cuti
+bersama (joint leave) and an institution's extra days off are skipped."""
 
 from __future__ import annotations
 
@@ -12,7 +12,14 @@ import holidays
 
 @lru_cache(maxsize=64)
 def national_holidays(year: int) -> frozenset[date]:
-    return frozenset(holidays.country_holidays("ID", years=year).keys())
+    """Public holidays and cuti bersama, from the maintained `holidays` package: its
+    "government" category holds the joint leave days set each year by the SKB of the
+    ministers (e.g. around Lebaran), which civil servants do not work."""
+    return frozenset(
+        holidays.country_holidays(
+            "ID", years=year, categories=(holidays.PUBLIC, holidays.GOVERNMENT)
+        ).keys()
+    )
 
 
 def is_working_day(day: date, extra_days_off: frozenset[date] | set[date] = frozenset()) -> bool:
