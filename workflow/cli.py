@@ -72,9 +72,7 @@ def migrate_cases(key: str, to_version: int, dry_run: bool, cohort_id: int | Non
         raise click.UsageError(
             f"no definition {key} v{to_version} is loaded (versions of {key}: {known})"
         ) from None
-    query = db.select(Case).where(
-        Case.definition_key == key, Case.definition_version < to_version
-    )
+    query = db.select(Case).where(Case.definition_key == key, Case.definition_version < to_version)
     if cohort_id is not None:
         query = query.where(Case.cohort_id == cohort_id)
     cases = db.session.scalars(query.order_by(Case.cohort_id, Case.id)).all()

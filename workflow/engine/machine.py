@@ -26,6 +26,17 @@ def evaluate(definition: Definition, state: str, trigger: str, roles: set[str]) 
     return Outcome.OK
 
 
+def approval_step(
+    transition: Transition, approved: set[str], roles: set[str]
+) -> tuple[set[str], set[str]]:
+    """For an `approval: all` transition: the roles an actor holding `roles` approves now
+    (those not yet approved) and the roles still awaited after that. The case moves when
+    nothing is awaited; an empty first set means this actor has nothing left to approve."""
+    required = set(transition.roles)
+    mine = (roles & required) - approved
+    return mine, required - approved - mine
+
+
 @dataclass
 class _Token:
     """What the machine moves: a state and the transition chosen by the guards."""

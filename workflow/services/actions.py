@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from ..engine.definitions import FieldSpec, Labels, Transition
+from ..engine.machine import approval_step
 from ..models import Case, User
 from ..models._base import utcnow
 from ..permissions import roles_on_case
 from .calendar import local_date
-from .workflow import choose, definition_of
+from .workflow import approvals_so_far, choose, definition_of
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,13 @@ def available_actions(case: Case, user: User | None) -> list[Action]:
         ]
         if not candidates:
             continue
+        # A signature already given is not offered again (the others' are awaited).
+        if candidates[0].approval == "all":
+            mine, _waiting = approval_step(
+                candidates[0], set(approvals_so_far(case, candidates[0])), roles
+            )
+            if not mine:
+                continue
         chosen, reasons = choose(case, definition, candidates)
         first = candidates[0]
         actions.append(

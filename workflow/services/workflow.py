@@ -15,6 +15,7 @@ from ..engine import Outcome, evaluate, registry
 from ..engine.activities import ACTIVITIES, ActivityContext
 from ..engine.definitions import Activity, Definition, Transition
 from ..engine.guards import EFFECTS, GUARDS
+from ..engine.machine import approval_step
 from ..extensions import db
 from ..models import AuditEvent, Case, Institution, InstitutionHoliday, Program, StateVisit, User
 from ..models._base import utcnow
@@ -242,11 +243,9 @@ def perform(
     if not own & set(transition.roles):
         on_behalf_of_id = next(acting[r] for r in transition.roles if r in acting)
     if transition.approval == "all":
-        approved = approvals_so_far(case, transition)
-        mine = (roles & set(transition.roles)) - set(approved)
+        mine, waiting = approval_step(transition, set(approvals_so_far(case, transition)), roles)
         if not mine:
             raise NotAvailable(_l("You have already approved; the others have not yet."))
-        waiting = set(transition.roles) - set(approved) - mine
         if waiting:
             return _record_approval(
                 case, transition, actor, on_behalf_of_id, mine, waiting, clean_comment, clean_data
