@@ -94,7 +94,13 @@ def user_roles(user) -> list[str]:
     return cache[user.id]
 
 
-def role_label(role: str) -> str:
+def role_label(role: str, definition=None) -> str:
+    """What the role is called, in the programme's own words when its definition has them
+    (the executive is the "Sponsor" of a PKN II project)."""
+    if definition is not None:
+        own = definition.role_label(role, str(get_locale() or "id"))
+        if own:
+            return own
     return str(ROLE_LABELS.get(role, role))
 
 

@@ -12,6 +12,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from workflow.engine.definitions import Labels
 from workflow.extensions import db
 from workflow.models import AuditEvent, Case
 from workflow.permissions import get_case_for, roles_on_case
@@ -19,6 +20,7 @@ from workflow.services import Conflict, WorkflowError, definition_of, perform
 from workflow.services.actions import available_actions, is_overdue
 from workflow.services.evaluation import score_event_filter
 from workflow.services.milestones import STATUS_LABELS
+from workflow.services.workflow import approval_status
 
 from ._web import is_htmx, label, localdate, page_or_fragment, role_label
 
@@ -38,8 +40,14 @@ DATA_LABELS = {
     "subtotal": _l("Points"),
     "group": _l("Group"),
     "previous_group": _l("Previous group"),
+    "approved_as": _l("Approved as"),
+    "awaiting": _l("Still awaited"),
+    "from_version": _l("From version"),
+    "to_version": _l("To version"),
     "reminded": _l("Reminded"),
 }
+# The event of a case moved to a newer version of its flow (flask aksi migrate-cases).
+MIGRATED = Labels(id="Dipindahkan ke versi baru alur", en="Moved to the new version of the flow")
 HIDDEN_DATA = {"milestone_id", "report_id", "coverage_id", "document_ids", "scores", "ratings"}
 DATE_KEYS = {"covered_on", "report_date", "due_date", "previous_due_date"}
 
@@ -51,7 +59,7 @@ def shown_value(key: str, value, spec=None):
         return None
     if key == "status":
         return STATUS_LABELS.get(value, value)
-    if key in ("role", "reminded"):
+    if key in ("role", "reminded", "approved_as", "awaiting"):
         return ", ".join(role_label(r) for r in ([value] if isinstance(value, str) else value))
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
@@ -107,7 +115,7 @@ def timeline(case: Case, definition) -> list[dict]:
     ).all()
     rows = []
     for e in events:
-        labels = definition.labels_of(e.trigger)
+        labels = MIGRATED if e.trigger == "migrated" else definition.labels_of(e.trigger)
         specs = definition.fields_of(e.trigger)
         data = []
         for k, v in data_of(e).items():
@@ -131,9 +139,30 @@ def timeline(case: Case, definition) -> list[dict]:
     return rows
 
 
+def done_notice(definition, trigger: str, event) -> str:
+    """What happened, as a sentence: the definition's `done` text, or for a signature that
+    others must still give, who is awaited."""
+    awaiting = (event.data or {}).get("awaiting") if event.from_state == event.to_state else None
+    if awaiting:
+        names = ", ".join(role_label(r, definition) for r in awaiting)
+        return _("Your approval is recorded. Still awaited: %(roles)s.", roles=names)
+    spec = definition.activity(trigger) or next(
+        (t for t in definition.candidates(event.from_state, trigger) if t.dest == event.to_state),
+        None,
+    )
+    if spec is not None and spec.done is not None:
+        return label(spec.done)
+    labels = definition.labels_of(trigger)
+    return _("Done: %(action)s.", action=label(labels) if labels else trigger)
+
+
 def status_context(case: Case, *, error: dict | None = None, notice: str | None = None) -> dict:
     definition = definition_of(case)
     state = definition.state(case.state)
+    approvals = approval_status(case)
+    # Who is awaited: the state's owners, less those whose signature is already given.
+    given = {role for a in approvals for role in a.approved}
+    awaited = [r for r in state.owners if r not in given]
     return {
         "case": case,
         "definition": definition,
@@ -142,7 +171,9 @@ def status_context(case: Case, *, error: dict | None = None, notice: str | None 
         "overdue": is_overdue(case),
         "institution": case.cohort.program.institution,
         "actions": available_actions(case, current_user),
-        "my_turn": bool(roles_on_case(current_user, case) & set(state.owners)),
+        "approvals": approvals,
+        "awaited": awaited,
+        "my_turn": bool(roles_on_case(current_user, case) & set(awaited)),
         "events": timeline(case, definition),
         "error": error,
         "notice": notice,
@@ -168,7 +199,9 @@ def act(case_id: int, trigger: str):
     comment = request.form.get("comment")
     data = {name: request.form.get(name, "") for name in specs}
     try:
-        perform(case, trigger, current_user, comment=comment, data=data, expected_version=version)
+        event = perform(
+            case, trigger, current_user, comment=comment, data=data, expected_version=version
+        )
     except WorkflowError as exc:
         message = str(exc.message)
         if isinstance(exc, Conflict):
@@ -187,8 +220,7 @@ def act(case_id: int, trigger: str):
             on_case_page=_from_case_page(case),
             **status_context(case, error=error),
         )
-    labels = definition.labels_of(trigger)
-    notice = _("Done: %(action)s.", action=label(labels) if labels else trigger)
+    notice = done_notice(definition, trigger, event)
     if is_htmx():
         return page_or_fragment(
             "cases/show.html",
