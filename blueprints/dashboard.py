@@ -21,7 +21,6 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.routing import BuildError
 
-from workflow.engine import registry
 from workflow.extensions import db
 from workflow.models import Group
 from workflow.models._base import utcnow
@@ -29,6 +28,7 @@ from workflow.services import dashboards as dash
 from workflow.services import exports
 from workflow.services.calendar import local_date
 from workflow.services.dashboards import TableQuery
+from workflow.services.workflow import cohort_definition
 
 from ._web import is_htmx, lang
 
@@ -236,7 +236,7 @@ def trainees():
 
 def _cohort_context(cohort, tq: TableQuery, problems: dict, **extra) -> dict:
     roles = dash.cohort_roles(current_user, cohort)
-    definition = registry.latest(cohort.definition_key)
+    definition = cohort_definition(cohort)
     page = dash.table_page(current_user, tq, cohort)
     context = {
         "cohort": cohort,
@@ -308,7 +308,7 @@ def bulk(cohort_id: int):
     found = _cohort_or_404(cohort_id)
     tq, problems = _query(COHORT_SORTS)
     roles = dash.cohort_roles(current_user, found)
-    offered = dash.offered_actions(roles, registry.latest(found.definition_key))
+    offered = dash.offered_actions(roles, cohort_definition(found))
     if not offered:
         abort(403)
     typed = {name: request.form.get(name, "") for name in FORM_FIELDS}

@@ -379,7 +379,7 @@ def test_funnel_counts_each_state_in_the_definition_order(scene, ctx):
     counts = dash.funnel(scene.users["organizer"], scene.world.cohort)
     keys = [s.state.key for s in counts.funnel]
     assert keys[:4] == ["draft", "mentor_review", "revision_requested", "endorsement_pending"]
-    assert keys == [s.key for s in dash.registry.latest("aksi_perubahan_pka").states]
+    assert keys == [s.key for s in dash.registry.get("aksi_perubahan_pka", 1).states]
     by_key = {s.state.key: (s.count, s.overdue) for s in counts.funnel}
     assert by_key == {
         "draft": (1, 1),

@@ -256,10 +256,15 @@ def test_shipped_definitions_load_cleanly():
     definitions = load_directory(SHIPPED)
     assert sorted((d.key, d.version) for d in definitions) == [
         ("aksi_perubahan_pka", 1),
+        ("aksi_perubahan_pka", 2),
         ("aksi_perubahan_pkn2", 1),
+        ("aksi_perubahan_pkn2", 2),
+        ("aksi_perubahan_pkp", 1),
     ]
     for d in definitions:
-        assert Path(d.source).parent == SHIPPED
+        # The current version beside the others; the earlier ones under versions/.
+        current = d.key == "aksi_perubahan_pkp" or d.version == 2
+        assert Path(d.source).parent == (SHIPPED if current else SHIPPED / "versions")
 
 
 def test_same_key_and_version_twice_in_a_directory(tmp_path):

@@ -119,7 +119,7 @@ def test_export_follows_the_filters_and_sort_over_every_page(client, scene):
     dues = [r[9] for r in rows]
     assert dues == sorted(dues, reverse=True)
     _header, *rows = csv_rows(client.get(cohort_path(scene, "csv", "state=completed")))
-    assert [r[7] for r in rows] == ["Completed"] * len(rows) and len(rows) == 7
+    assert [r[7] for r in rows] == ["Passed"] * len(rows) and len(rows) == 7
 
 
 def test_overview_export_spans_every_cohort_overseen(client, scene):

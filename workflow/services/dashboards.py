@@ -364,14 +364,16 @@ class _Catalogue:
         return info
 
 
-def _latest(keys: Iterable[str]) -> list[Definition]:
-    found = []
-    for key in sorted(set(keys)):
+def _of_cohorts(pairs: Iterable[tuple[str, int | None]]) -> list[Definition]:
+    """The definitions the cohorts start their cases on ((key, version); None: newest)."""
+    found: dict[tuple[str, int], Definition] = {}
+    for key, version in sorted(set(pairs), key=lambda p: (p[0], p[1] or 0)):
         try:
-            found.append(registry.latest(key))
+            d = registry.latest(key) if version is None else registry.get(key, version)
         except LookupError:
             continue
-    return found
+        found[(d.key, d.version)] = d
+    return list(found.values())
 
 
 def _counts_by_state(scope, *group_by):
@@ -387,21 +389,24 @@ def funnel(user: User, cohort: Cohort | None = None, group: int | str | None = N
     """Cases per state in the user's scope: everything overseen, one cohort, or one group
     of it (NO_GROUP: the cohort's cases without a group). One query."""
     scope = oversight_clause(user)
-    keys: list[str] = []
+    pairs: list[tuple[str, int | None]] = []
     if cohort is not None:
         scope = and_(scope, Case.cohort_id == cohort.id)
-        keys.append(cohort.definition_key)
+        pairs.append((cohort.definition_key, cohort.definition_version))
     else:
-        keys = list(
-            db.session.scalars(
-                select(Cohort.definition_key).where(_oversight_cohort_clause(user)).distinct()
+        pairs = [
+            tuple(row)
+            for row in db.session.execute(
+                select(Cohort.definition_key, Cohort.definition_version)
+                .where(_oversight_cohort_clause(user))
+                .distinct()
             )
-        )
+        ]
     if group == NO_GROUP:
         scope = and_(scope, Case.group_id.is_(None))
     elif group is not None:
         scope = and_(scope, Case.group_id == group)
-    counts = Counts(states=merged_states(_latest(keys)))
+    counts = Counts(states=merged_states(_of_cohorts(pairs)))
     catalogue = _Catalogue(counts.states)
     for state, count, overdue in _counts_by_state(scope):
         counts.add(catalogue(state), count, overdue or 0)
@@ -428,14 +433,14 @@ def overview(user: User, cohort_page: int = 1, per_page: int = COHORTS_PER_PAGE)
     or a page of cohorts, whatever the number of cases."""
     cohort_scope = _oversight_cohort_clause(user)
     kinds = db.session.execute(
-        select(Cohort.definition_key, func.count(Cohort.id))
+        select(Cohort.definition_key, Cohort.definition_version, func.count(Cohort.id))
         .where(cohort_scope)
-        .group_by(Cohort.definition_key)
+        .group_by(Cohort.definition_key, Cohort.definition_version)
     ).all()
-    cohort_total = sum(n for _key, n in kinds)
+    cohort_total = sum(n for _key, _version, n in kinds)
     pages = max(1, math.ceil(cohort_total / per_page))
     cohort_page = min(max(cohort_page, 1), pages)
-    states = merged_states(_latest(key for key, _n in kinds))
+    states = merged_states(_of_cohorts((key, version) for key, version, _n in kinds))
     catalogue = _Catalogue(states)
 
     listed = db.session.execute(

@@ -60,14 +60,16 @@ def definition_of(case: Case) -> Definition:
     return registry.get(case.definition_key, case.definition_version)
 
 
+def cohort_definition(cohort) -> Definition:
+    """The version of its definition a cohort's new cases start on (the newest if unset)."""
+    if cohort.definition_version is None:
+        return registry.latest(cohort.definition_key)
+    return registry.get(cohort.definition_key, cohort.definition_version)
+
+
 def start_case(cohort, trainee: User, **attrs) -> Case:
-    """A new case on the cohort's version of its definition (the newest if it has none).
-    The caller commits."""
-    definition = (
-        registry.latest(cohort.definition_key)
-        if cohort.definition_version is None
-        else registry.get(cohort.definition_key, cohort.definition_version)
-    )
+    """A new case on the cohort's version of its definition. The caller commits."""
+    definition = cohort_definition(cohort)
     case = Case(
         cohort=cohort,
         trainee=trainee,
