@@ -6,12 +6,20 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
 from tests.factories import World, create_user
 from workflow.engine import load_definition, registry
 from workflow.engine.machine import approval_step
 from workflow.extensions import db
-from workflow.models import AuditEvent, Delegation, Notification, Seminar, SeminarPanelist
+from workflow.models import (
+    Approval,
+    AuditEvent,
+    Delegation,
+    Notification,
+    Seminar,
+    SeminarPanelist,
+)
 from workflow.models._base import utcnow
 from workflow.services import Forbidden, NotAvailable, perform
 from workflow.services.actions import available_actions
@@ -116,6 +124,15 @@ def test_the_case_moves_on_the_second_signature_in_either_order(app, key, order)
 
     final = perform(world.case, "approve", second)
     assert world.case.state == "seminar_proposal"
+    # Both signatures are kept, each with its event, for the halaman persetujuan.
+    signed = db.session.execute(
+        db.select(Approval.role, Approval.event_id, Approval.state).where(
+            Approval.case_id == world.case.id
+        )
+    ).all()
+    assert sorted(signed) == sorted(
+        [(order[0], event.id, "proposal_review"), (order[1], final.id, "proposal_review")]
+    )
     assert (final.from_state, final.to_state) == ("proposal_review", "seminar_proposal")
     told = set(
         db.session.scalars(db.select(Notification.user_id).where(Notification.event_id == final.id))
@@ -225,3 +242,21 @@ def test_registry_holds_the_current_and_the_earlier_versions(app):
     assert registry.versions("aksi_perubahan_pka") == [1, 2]
     assert registry.versions("aksi_perubahan_pkn2") == [1, 2]
     assert registry.versions("aksi_perubahan_pkp") == [1]
+
+
+def test_a_role_cannot_sign_twice_in_one_stay_even_in_a_race(app):
+    world = _submitted()
+    perform(world.case, "approve", world.coach)
+    first = db.session.scalars(db.select(Approval)).one()
+    db.session.add(
+        Approval(
+            case_id=first.case_id,
+            trigger=first.trigger,
+            state=first.state,
+            entered_at=first.entered_at,
+            role="coach",
+        )
+    )
+    with pytest.raises(IntegrityError):
+        db.session.flush()
+    db.session.rollback()

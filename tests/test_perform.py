@@ -118,26 +118,28 @@ def test_collected_data_is_stored_cleaned(world):
 
 def test_stamps_entered_at_and_working_day_due_date(world):
     # Tue 17 March 2026, 17:30 UTC is already Wed 18 March, 01:30 in WITA (the cohort's zone).
-    # 3 working days after Wed 18: Thu 19 is Nyepi, Fri 20, (weekend + Eid), Mon 23, Tue 24.
+    # 3 working days after Wed 18: Thu 19 is Nyepi, Fri 20 cuti bersama, (weekend + Eid),
+    # Mon 23 and Tue 24 cuti bersama: Wed 25, Thu 26, Fri 27.
     moment = datetime(2026, 3, 17, 17, 30, tzinfo=UTC)
     with time_machine.travel(moment, tick=False):
         perform(world.case, "submit", world.trainee)
     db.session.expire_all()
     case = db.session.get(Case, world.case.id)
     assert case.state_entered_at == moment.replace(tzinfo=None)
-    assert case.due_date == date(2026, 3, 24)
+    assert case.due_date == date(2026, 3, 27)
 
 
 def test_due_date_skips_the_institutions_extra_day_off(world):
     db.session.add(
         InstitutionHoliday(
-            institution=world.cohort.program.institution, day=date(2026, 3, 23), name="Cuti"
+            institution=world.cohort.program.institution, day=date(2026, 8, 7), name="Cuti"
         )
     )
     db.session.commit()
-    with time_machine.travel(datetime(2026, 3, 17, 17, 30, tzinfo=UTC), tick=False):
+    # Wed 5 August in WITA; Thu 6, (Fri 7 off), Mon 10, Tue 11.
+    with time_machine.travel(datetime(2026, 8, 4, 17, 30, tzinfo=UTC), tick=False):
         perform(world.case, "submit", world.trainee)
-    assert world.case.due_date == date(2026, 3, 25)
+    assert world.case.due_date == date(2026, 8, 11)
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 from .cases import Case, Milestone
 from .evaluation import MilestoneRating, Score, ScoreSheet
-from .events import AuditEvent, Notification, StateVisit
+from .events import Approval, AuditEvent, Notification, StateVisit
 from .implementation import FinalReport, MilestoneReport, Reminder, UnitCoverage
 from .people import Agency, Institution, InstitutionHoliday, OneTimeToken, Region, User
 from .programs import Cohort, CohortMember, Group, ImportBatch, Program
@@ -10,6 +10,7 @@ from .proposals import Comment, Delegation, Document, ProposalSnapshot
 from .seminars import Seminar, SeminarPanelist
 
 __all__ = [
+    "Approval",
     "Seminar",
     "SeminarPanelist",
     "ImportBatch",

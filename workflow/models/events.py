@@ -66,3 +66,23 @@ class StateVisit(db.Model):
     left_at: Mapped[datetime]
     # Working days in the cohort institution's calendar (weekends, holidays off).
     working_days: Mapped[int]
+
+
+class Approval(db.Model):
+    """One role's signature on a step that needs several (`approval: all`), during one stay
+    of the case in the state: the unique key stops a role signing twice, even in a race,
+    and lets the queues leave out whoever has already signed."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (UniqueConstraint("case_id", "state", "entered_at", "trigger", "role"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    trigger: Mapped[str] = mapped_column(String(60))
+    state: Mapped[str] = mapped_column(String(40))
+    # The case's state_entered_at when signed: which stay in the state it belongs to.
+    entered_at: Mapped[datetime]
+    role: Mapped[str] = mapped_column(String(20))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("audit_events.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    event: Mapped[AuditEvent | None] = relationship()

@@ -17,7 +17,16 @@ from ..engine.definitions import Activity, Definition, Transition
 from ..engine.guards import EFFECTS, GUARDS
 from ..engine.machine import approval_step
 from ..extensions import db
-from ..models import AuditEvent, Case, Institution, InstitutionHoliday, Program, StateVisit, User
+from ..models import (
+    Approval,
+    AuditEvent,
+    Case,
+    Institution,
+    InstitutionHoliday,
+    Program,
+    StateVisit,
+    User,
+)
 from ..models._base import utcnow
 from ..permissions import roles_and_principals
 from . import mail, notifications
@@ -252,6 +261,8 @@ def perform(
             return _record_approval(
                 case, transition, actor, on_behalf_of_id, mine, waiting, clean_comment, clean_data
             )
+    # The last signature of an all-roles step is kept as a signature too.
+    signing = mine if transition.approval == "all" else set()
 
     machine = registry.machine(case.definition_key, case.definition_version)
     source = case.state
@@ -266,6 +277,8 @@ def perform(
             for name in transition.effects:
                 EFFECTS[name](case, definition)
             visit = leave_state(case, now, calendar)
+            # Taken before the move: they belong to the stay that ends here.
+            signatures = _signatures(case, transition.trigger, signing)
             case.state = dest
             case.state_entered_at = now
             case.due_date = due
@@ -286,6 +299,10 @@ def perform(
         # (after waiting on the winner's lock) instead of on the event's (case, seq) key.
         db.session.flush()
         db.session.add_all([event, visit])
+        for row in signatures:
+            row.event = event
+            row.created_at = now
+        db.session.add_all(signatures)
         db.session.flush()
         notes = notifications.queue_for_event(case, definition, event, actor, transition)
         event_id = event.id
@@ -297,28 +314,38 @@ def perform(
 
 
 def approvals_so_far(case: Case, transition: Transition) -> dict[str, AuditEvent]:
-    """Who has approved an all-roles transition during the case's current stay in its
-    state: role → the approval's event. Approvals are audit events that kept the state."""
-    events = db.session.scalars(
-        db.select(AuditEvent)
+    """Who has signed an all-roles transition during the case's current stay in its state:
+    role → the signature's audit event."""
+    rows = db.session.execute(
+        db.select(Approval.role, AuditEvent)
+        .join(AuditEvent, AuditEvent.id == Approval.event_id)
         .where(
-            AuditEvent.case_id == case.id,
-            AuditEvent.trigger == transition.trigger,
-            AuditEvent.from_state == case.state,
-            AuditEvent.to_state == case.state,
-            AuditEvent.created_at >= case.state_entered_at,
+            Approval.case_id == case.id,
+            Approval.state == case.state,
+            Approval.entered_at == case.state_entered_at,
+            Approval.trigger == transition.trigger,
         )
         .order_by(AuditEvent.seq)
-    )
-    approved: dict[str, AuditEvent] = {}
-    for event in events:
-        for role in (event.data or {}).get("approved_as", []):
-            approved.setdefault(role, event)
-    return approved
+    ).all()
+    return {role: event for role, event in rows}
+
+
+def _signatures(case: Case, trigger: str, roles: set[str]) -> list[Approval]:
+    """Signature rows for `roles` in the case's current stay (link the event before adding)."""
+    return [
+        Approval(
+            case_id=case.id,
+            trigger=trigger,
+            state=case.state,
+            entered_at=case.state_entered_at,
+            role=role,
+        )
+        for role in sorted(roles)
+    ]
 
 
 @dataclass(frozen=True)
-class Approval:
+class ApprovalStatus:
     """Where an all-roles step stands: who approved (role → event) and who is awaited."""
 
     transition: Transition
@@ -326,14 +353,14 @@ class Approval:
     waiting: tuple[str, ...]
 
 
-def approval_status(case: Case) -> list[Approval]:
+def approval_status(case: Case) -> list[ApprovalStatus]:
     definition = definition_of(case)
     found = []
     for t in definition.transitions_from(case.state):
         if t.approval == "all":
             approved = approvals_so_far(case, t)
             waiting = tuple(r for r in t.roles if r not in approved)
-            found.append(Approval(t, approved, waiting))
+            found.append(ApprovalStatus(t, approved, waiting))
     return found
 
 
@@ -367,9 +394,15 @@ def _record_approval(
                 created_at=utcnow(),
             ),
         )
-        # The versioned case UPDATE first, alone, as in perform().
+        # The versioned case UPDATE first, alone, as in perform(); the unique signature
+        # rows then refuse a role signing twice in a race.
         db.session.flush()
         db.session.add(event)
+        signatures = _signatures(case, transition.trigger, roles)
+        for row in signatures:
+            row.event = event
+            row.created_at = event.created_at
+        db.session.add_all(signatures)
         db.session.flush()
     return event
 
