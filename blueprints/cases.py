@@ -20,7 +20,7 @@ from workflow.services import Conflict, WorkflowError, definition_of, perform
 from workflow.services.actions import available_actions, is_overdue
 from workflow.services.evaluation import score_event_filter
 from workflow.services.milestones import STATUS_LABELS
-from workflow.services.workflow import approval_status
+from workflow.services.workflow import approval_status, awaited_roles
 
 from ._web import is_htmx, label, localdate, page_or_fragment, role_label
 
@@ -160,9 +160,7 @@ def status_context(case: Case, *, error: dict | None = None, notice: str | None 
     definition = definition_of(case)
     state = definition.state(case.state)
     approvals = approval_status(case)
-    # Who is awaited: the state's owners, less those whose signature is already given.
-    given = {role for a in approvals for role in a.approved}
-    awaited = [r for r in state.owners if r not in given]
+    awaited = awaited_roles(case, definition)
     return {
         "case": case,
         "definition": definition,

@@ -260,3 +260,19 @@ def test_a_role_cannot_sign_twice_in_one_stay_even_in_a_race(app):
     with pytest.raises(IntegrityError):
         db.session.flush()
     db.session.rollback()
+
+
+def test_who_is_awaited_leaves_out_a_given_signature(app):
+    from workflow.services.workflow import awaited_roles
+
+    world = _submitted()
+    assert awaited_roles(world.case) == ("coach", "mentor")
+    perform(world.case, "approve", world.mentor)
+    assert awaited_roles(world.case) == ("coach",)
+    # A reminder now goes to the coach alone.
+    event = perform(world.case, "remind", world.organizer)
+    assert event.data["reminded"] == ["coach"]
+    told = set(
+        db.session.scalars(db.select(Notification.user_id).where(Notification.event_id == event.id))
+    )
+    assert told == {world.coach.id}

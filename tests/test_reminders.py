@@ -148,8 +148,9 @@ def test_the_digest_is_in_the_inbox_too_and_not_mailed_again(remind_app, smtp_se
         ("2026-03-02", None, "2026-02-25", "2026-02-26"),
         # The institution's own day off on that Friday: Wednesday.
         ("2026-03-02", "2026-02-27", "2026-02-24", "2026-02-25"),
-        # Due Monday 23 March, Thursday 19 is Nyepi (a national holiday): Wednesday.
-        ("2026-03-23", None, "2026-03-17", "2026-03-18"),
+        # Due Wednesday 25 March: Nyepi (19) and Lebaran's cuti bersama (18, 20, 23, 24)
+        # leave only Tuesday 17 and the 25th, so from Monday 16.
+        ("2026-03-25", None, "2026-03-15", "2026-03-16"),
     ],
 )
 def test_the_first_reminder_day_counts_working_days(

@@ -14,6 +14,7 @@ from ..models import AuditEvent
 from ..models._base import utcnow
 from .errors import Blocked, NotAvailable
 from .milestones import today_for
+from .workflow import awaited_roles
 
 
 @activity("extend_deadline")
@@ -46,7 +47,7 @@ REMIND_INTERVAL = timedelta(hours=20)
 def remind(ctx: ActivityContext) -> ActivityResult:
     """Notify (in the inbox, and by mail) whoever owns the case's current state."""
     case = ctx.case
-    owners = ctx.definition.state(case.state).owners
+    owners = awaited_roles(case, ctx.definition)
     if not owners:
         raise NotAvailable(_l("Nobody has to act on this case now."))
     last = db.session.scalar(

@@ -67,6 +67,7 @@ from ..permissions import ROLE_LABELS
 from . import mail, notifications
 from .calendar import add_working_days, working_days_between
 from .milestones import due_role, next_due
+from .workflow import awaited_roles
 
 DUE_SOON, OVERDUE = "due_soon", "overdue"
 ESCALATE_TO = ("mentor", "organizer")
@@ -148,7 +149,7 @@ def owner_roles(definition: Definition, case: Case, milestone: Milestone | None)
     if milestone is not None:
         role = due_role(milestone)
         return (role,) if role else ()
-    return tuple(definition.state(case.state).owners)
+    return awaited_roles(case, definition)
 
 
 def _open_cases():

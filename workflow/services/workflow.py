@@ -330,6 +330,27 @@ def approvals_so_far(case: Case, transition: Transition) -> dict[str, AuditEvent
     return {role: event for role, event in rows}
 
 
+def awaited_roles(case: Case, definition: Definition | None = None) -> tuple[str, ...]:
+    """Who must act now: the state's owners, less any whose signature on an all-roles step
+    of this stay is already given (the coach who approved waits for the mentor)."""
+    definition = definition or definition_of(case)
+    owners = definition.state(case.state).owners
+    steps = [t.trigger for t in definition.transitions_from(case.state) if t.approval == "all"]
+    if not steps or case.id is None:
+        return tuple(owners)
+    signed = set(
+        db.session.scalars(
+            db.select(Approval.role).where(
+                Approval.case_id == case.id,
+                Approval.state == case.state,
+                Approval.entered_at == case.state_entered_at,
+                Approval.trigger.in_(steps),
+            )
+        )
+    )
+    return tuple(r for r in owners if r not in signed)
+
+
 def _signatures(case: Case, trigger: str, roles: set[str]) -> list[Approval]:
     """Signature rows for `roles` in the case's current stay (link the event before adding)."""
     return [
