@@ -70,3 +70,46 @@ def test_foreign_keys_are_enforced_through_the_orm(world):
         db.session.flush()
     db.session.rollback()
     assert db.session.get(Case, world.case.id).cohort_id == world.cohort.id
+
+
+def test_the_seminar_revision_numbers_running_cohorts_and_keeps_their_version(app):
+    """Data migration of 087437219ac0: existing cases get their NDH in name order per
+    cohort, and a cohort stays on the definition version its cases run on."""
+    downgrade(revision="b87348d5dcff")
+    statements = [
+        "INSERT INTO institutions (id, code, name, timezone) VALUES (1, 'b', 'BPSDM', 'Asia/Makassar')",
+        "INSERT INTO programs (id, institution_id, code, name, definition_key)"
+        " VALUES (1, 1, 'PKA', 'PKA', 'aksi_perubahan_pka')",
+        "INSERT INTO cohorts (id, program_id, name, year, quota, definition_key, start_date,"
+        " proposal_deadline, implementation_start, implementation_end, evaluation_date, end_date)"
+        " VALUES (1, 1, 'A', 2026, 40, 'aksi_perubahan_pka', '2026-02-02', '2026-03-02',"
+        " '2026-03-09', '2026-06-05', '2026-06-15', '2026-06-30'),"
+        " (2, 1, 'B', 2026, 40, 'aksi_perubahan_pka', '2026-02-02', '2026-03-02',"
+        " '2026-03-09', '2026-06-05', '2026-06-15', '2026-06-30')",
+    ]
+    names = {10: "Citra", 11: "Ahmad", 12: "Budi", 13: "Dewi"}
+    for uid, name in names.items():
+        statements.append(
+            "INSERT INTO users (id, username, name, position, password_hash, is_admin, active,"
+            f" created_at) VALUES ({uid}, 'u{uid}', '{name}', '', '', false, true,"
+            " '2026-01-01 00:00:00')"
+        )
+    for cid, (cohort, uid) in enumerate([(1, 10), (1, 11), (1, 12), (2, 13)], start=1):
+        statements.append(
+            "INSERT INTO cases (id, cohort_id, trainee_id, definition_key, definition_version,"
+            " state, version, state_entered_at, audit_head, event_count, created_at, title,"
+            " background_current, background_ideal, core_issue, objective_short,"
+            " objective_medium, objective_long, benefits, scope, innovation, resources,"
+            f" stakeholders, team, risks) VALUES ({cid}, {cohort}, {uid}, 'aksi_perubahan_pka',"
+            " 1, 'draft', 1, '2026-02-02 00:00:00', '', 0, '2026-02-02 00:00:00', '', '', '',"
+            " '', '', '', '', '', '', '', '', '[]', '[]', '[]')"
+        )
+    with db.engine.begin() as conn:
+        for sql in statements:
+            conn.execute(text(sql))
+    upgrade()
+    with db.engine.connect() as conn:
+        ndh = dict(conn.execute(text("SELECT trainee_id, ndh FROM cases")).all())
+        versions = dict(conn.execute(text("SELECT id, definition_version FROM cohorts")).all())
+    assert ndh == {11: 1, 12: 2, 10: 3, 13: 1}  # Ahmad, Budi, Citra; Dewi alone in B
+    assert versions == {1: 1, 2: 1}

@@ -6,9 +6,8 @@ Create Date: 2026-12-05 10:52:21.746507
 
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "087437219ac0"
@@ -117,7 +116,8 @@ def upgrade():
 
     with op.batch_alter_table("cases", schema=None) as batch_op:
         batch_op.add_column(sa.Column("ndh", sa.Integer(), nullable=True))
-        batch_op.create_unique_constraint(batch_op.f("uq_cases_cohort_id"), ["cohort_id", "ndh"])
+        # An index, not a constraint: SQLite adds it without rebuilding the cases table.
+        batch_op.create_index("ix_cases_cohort_ndh", ["cohort_id", "ndh"], unique=True)
 
     # Data: the running cohorts get their attendance numbers (NDH) in the order of the
     # trainees' names, as a class list is read out.
@@ -127,30 +127,21 @@ def upgrade():
         "JOIN users u ON u.id = c.trainee_id) t WHERE t.id = cases.id)"
     )
 
-    with op.batch_alter_table("delegations", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("sk_number", sa.String(length=100), nullable=False, server_default="")
-        )
-        batch_op.add_column(sa.Column("sk_date", sa.Date(), nullable=True))
-    # The default only fills the existing rows; the models give new rows theirs.
-    with op.batch_alter_table("delegations", schema=None) as batch_op:
-        batch_op.alter_column("sk_number", server_default=None)
-
-    with op.batch_alter_table("institutions", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("city", sa.String(length=100), nullable=False, server_default="")
-        )
-    # The default only fills the existing rows; the models give new rows theirs.
-    with op.batch_alter_table("institutions", schema=None) as batch_op:
-        batch_op.alter_column("city", server_default=None)
-
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("rank", sa.String(length=80), nullable=False, server_default="")
-        )
-    # The default only fills the existing rows; the models give new rows theirs.
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.alter_column("rank", server_default=None)
+    # Plain ADD COLUMNs: in batch mode SQLite would rebuild these tables, which the
+    # foreign keys of existing rows forbid.
+    empty = sa.text("''")
+    op.add_column(
+        "delegations",
+        sa.Column("sk_number", sa.String(length=100), nullable=False, server_default=empty),
+    )
+    op.add_column("delegations", sa.Column("sk_date", sa.Date(), nullable=True))
+    op.add_column(
+        "institutions",
+        sa.Column("city", sa.String(length=100), nullable=False, server_default=empty),
+    )
+    op.add_column(
+        "users", sa.Column("rank", sa.String(length=80), nullable=False, server_default=empty)
+    )
 
     # ### end Alembic commands ###
 
@@ -172,7 +163,7 @@ def downgrade():
         batch_op.drop_column("definition_version")
 
     with op.batch_alter_table("cases", schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f("uq_cases_cohort_id"), type_="unique")
+        batch_op.drop_index("ix_cases_cohort_ndh")
         batch_op.drop_column("ndh")
 
     with op.batch_alter_table("seminar_panelists", schema=None) as batch_op:

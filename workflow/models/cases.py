@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -21,7 +21,7 @@ class Case(db.Model):
     __table_args__ = (
         Index("ix_cases_cohort_state", "cohort_id", "state"),
         Index("ix_cases_due", "due_date"),
-        UniqueConstraint("cohort_id", "ndh"),
+        Index("ix_cases_cohort_ndh", "cohort_id", "ndh", unique=True),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id"))

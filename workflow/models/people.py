@@ -5,7 +5,7 @@ import secrets
 from datetime import date, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -25,7 +25,7 @@ class Institution(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(40), default="Asia/Jakarta")
     # Where its documents are signed: "Samarinda, 5 Desember 2026".
-    city: Mapped[str] = mapped_column(String(100), default="")
+    city: Mapped[str] = mapped_column(String(100), default="", server_default=text("''"))
     region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"))
 
     region: Mapped[Region | None] = relationship()
@@ -94,7 +94,7 @@ class User(UserMixin, db.Model):
     nip: Mapped[str | None] = mapped_column(String(30), unique=True)
     # Jabatan, and pangkat/golongan (e.g. "Pembina, IV/a").
     position: Mapped[str] = mapped_column(String(200), default="")
-    rank: Mapped[str] = mapped_column(String(80), default="")
+    rank: Mapped[str] = mapped_column(String(80), default="", server_default=text("''"))
     password_hash: Mapped[str] = mapped_column(String(255), default="")
     api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     institution_id: Mapped[int | None] = mapped_column(ForeignKey("institutions.id"))

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -63,7 +63,7 @@ class Delegation(db.Model):
     starts_on: Mapped[date]
     ends_on: Mapped[date]
     reason: Mapped[str] = mapped_column(Text, default="")
-    sk_number: Mapped[str] = mapped_column(String(100), default="")
+    sk_number: Mapped[str] = mapped_column(String(100), default="", server_default=text("''"))
     sk_date: Mapped[date | None]
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
