@@ -77,7 +77,8 @@ def test_the_seminar_revision_numbers_running_cohorts_and_keeps_their_version(ap
     cohort, and a cohort stays on the definition version its cases run on."""
     downgrade(revision="b87348d5dcff")
     statements = [
-        "INSERT INTO institutions (id, code, name, timezone) VALUES (1, 'b', 'BPSDM', 'Asia/Makassar')",
+        "INSERT INTO institutions (id, code, name, timezone)"
+        " VALUES (1, 'b', 'BPSDM', 'Asia/Makassar')",
         "INSERT INTO programs (id, institution_id, code, name, definition_key)"
         " VALUES (1, 1, 'PKA', 'PKA', 'aksi_perubahan_pka')",
         "INSERT INTO cohorts (id, program_id, name, year, quota, definition_key, start_date,"

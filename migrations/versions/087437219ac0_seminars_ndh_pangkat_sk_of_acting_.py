@@ -1,4 +1,5 @@
-"""seminars, approvals of all-roles steps, NDH (backfilled per cohort), pangkat, SK of acting officials, institution city
+"""seminars, approvals of all-roles steps, NDH (backfilled per cohort), pangkat, SK of
+acting officials, institution city, the cohort's definition version
 
 Revision ID: 087437219ac0
 Revises: b87348d5dcff
