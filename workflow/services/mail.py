@@ -17,9 +17,9 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
@@ -58,16 +58,62 @@ def case_url(case_id: int | None) -> str:
     return f"{base}/cases/{case_id}" if case_id else f"{base}/inbox"
 
 
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    maintype: str
+    subtype: str
+    data: bytes
+    # Extra Content-Type parameters (a calendar invitation's method=REQUEST).
+    params: dict = field(default_factory=dict)
+
+
+@dataclass
+class MailExtra:
+    """What the mail of one kind of event adds: lines after the summary, attachments."""
+
+    lines: list[str] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+
+
+# trigger → fn(item, user, lang) -> MailExtra | None, registered by the service that owns
+# the event (a seminar invitation carries its .ics), so this module names none of them.
+EXTRAS: dict[str, Callable[[notifications.Item, User, str], MailExtra | None]] = {}
+
+
+def extra_for(trigger: str):
+    def register(fn):
+        EXTRAS[trigger] = fn
+        return fn
+
+    return register
+
+
+def _extra(item: notifications.Item, user: User, lang: str) -> MailExtra | None:
+    """Best effort: the plain mail still goes out if the extra cannot be made."""
+    fn = EXTRAS.get(item.event.trigger) if item.event is not None else None
+    if fn is None:
+        return None
+    try:
+        return fn(item, user, lang)
+    except Exception:  # noqa: BLE001 - an attachment must never cost the mail itself
+        _log().exception("mail extra for notification %s failed", item.note.id)
+        return None
+
+
 def compose(item: notifications.Item, user: User) -> EmailMessage:
     """The mail for one notification, in the recipient's language (default Indonesian)."""
     lang = user.locale if user.locale in notifications.LANGS else "id"
     words = notifications.describe(item, lang)
+    extra = _extra(item, user, lang)
     with force_locale(lang):
         lines = [
             _("Hello %(name)s,", name=user.name),
             "",
             words["summary"],
         ]
+        if extra is not None and extra.lines:
+            lines += extra.lines
         if words["state"]:
             lines.append(_("Status now: %(state)s", state=words["state"]))
         if words["comment"]:
@@ -80,7 +126,16 @@ def compose(item: notifications.Item, user: User) -> EmailMessage:
             _("Aksi · this message was sent automatically; replies are not read."),
         ]
         subject = "[Aksi] " + words["summary"]
-    return new_message(user.email, subject, "\n".join(lines) + "\n", lang)
+    message = new_message(user.email, subject, "\n".join(lines) + "\n", lang)
+    for part in extra.attachments if extra is not None else ():
+        message.add_attachment(
+            part.data,
+            maintype=part.maintype,
+            subtype=part.subtype,
+            filename=part.filename,
+            params=part.params,
+        )
+    return message
 
 
 def new_message(to: str, subject: str, body: str, lang: str) -> EmailMessage:
