@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, redirect, request, url_for
@@ -22,7 +22,7 @@ from workflow.services.evaluation import score_event_filter
 from workflow.services.milestones import STATUS_LABELS
 from workflow.services.workflow import approval_status, awaited_roles
 
-from ._web import is_htmx, label, localdate, page_or_fragment, role_label
+from ._web import is_htmx, label, localdate, localtime, page_or_fragment, role_label
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -45,18 +45,55 @@ DATA_LABELS = {
     "from_version": _l("From version"),
     "to_version": _l("To version"),
     "reminded": _l("Reminded"),
+    # Seminars (schedule_seminar, record_attendance, upload_presentation).
+    "starts_at": _l("Starts"),
+    "ends_at": _l("Ends"),
+    "room": _l("Room"),
+    "online_link": _l("Online link"),
+    "examiner": _l("Examiner"),
+    "coach": _l("Coach"),
+    "mentor": _l("Mentor"),
+    "previous_starts_at": _l("Previously starting"),
+    "previous_ends_at": _l("Previously ending"),
+    "previous_room": _l("Previous room"),
+    "previous_online_link": _l("Previous online link"),
+    "present": _l("Present"),
+    "absent": _l("Absent"),
+    "trainee_attended": _l("Trainee present"),
+    "notes": _l("Notes"),
+    "presentation": _l("Presentation"),
 }
 # The event of a case moved to a newer version of its flow (flask aksi migrate-cases).
 MIGRATED = Labels(id="Dipindahkan ke versi baru alur", en="Moved to the new version of the flow")
-HIDDEN_DATA = {"milestone_id", "report_id", "coverage_id", "document_ids", "scores", "ratings"}
+HIDDEN_DATA = {
+    "milestone_id",
+    "report_id",
+    "coverage_id",
+    "document_ids",
+    "scores",
+    "ratings",
+    "seminar_id",
+    "kind",
+    "sequence",
+    "rescheduled",
+}
 DATE_KEYS = {"covered_on", "report_date", "due_date", "previous_due_date"}
+TIME_KEYS = {"starts_at", "ends_at", "previous_starts_at", "previous_ends_at"}
 
 
-def shown_value(key: str, value, spec=None):
-    """An event's recorded value as a reader wants it: labels, local dates, plain numbers,
-    lists joined; None (or an empty list) when there is nothing to show."""
+def shown_value(key: str, value, spec=None, institution=None):
+    """An event's recorded value as a reader wants it: labels, local dates and times, plain
+    numbers, yes/no, lists joined; None (or an empty list) when there is nothing to show."""
     if value is None or value == [] or value == "":
         return None
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    if key in TIME_KEYS and institution is not None:
+        try:
+            moment = datetime.fromisoformat(str(value).removesuffix("Z"))
+        except ValueError:
+            return value
+        return localtime(moment.replace(tzinfo=None), institution)
     if key == "status":
         return STATUS_LABELS.get(value, value)
     if key in ("role", "reminded", "approved_as", "awaiting"):
@@ -113,13 +150,14 @@ def timeline(case: Case, definition) -> list[dict]:
         .options(selectinload(AuditEvent.actor), selectinload(AuditEvent.on_behalf_of))
         .order_by(AuditEvent.seq.desc())
     ).all()
+    institution = case.cohort.program.institution
     rows = []
     for e in events:
         labels = MIGRATED if e.trigger == "migrated" else definition.labels_of(e.trigger)
         specs = definition.fields_of(e.trigger)
         data = []
         for k, v in data_of(e).items():
-            value = None if k in HIDDEN_DATA else shown_value(k, v, specs.get(k))
+            value = None if k in HIDDEN_DATA else shown_value(k, v, specs.get(k), institution)
             if value is not None:
                 name = label(specs[k].labels) if k in specs else DATA_LABELS.get(k, k)
                 data.append((name, value))
