@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from workflow.engine.rubrics import EVALUATOR_ROLES
+from workflow.engine.rubrics import SCORING_ROLES
 from workflow.extensions import db
 from workflow.models import Case, Milestone, ScoreSheet
 from workflow.services import WorkflowError, definition_of, perform
@@ -48,8 +48,8 @@ def _load(case_id: int) -> Case:
 
 
 def _role(role: str) -> str:
-    if role not in EVALUATOR_ROLES:
-        raise ApiError(404, _l("No such evaluator role: use examiner, coach or mentor."))
+    if role not in SCORING_ROLES:
+        raise ApiError(404, _l("No such evaluator role: use examiner, coach, mentor or organizer."))
     return role
 
 
@@ -67,6 +67,18 @@ def rubric_json(rubric) -> dict:
         "scale": {"min": rubric.scale.min, "max": rubric.scale.max},
         "pass_mark": rubric.pass_mark,
         "weights": rubric.weights,
+        "components": [
+            {
+                "key": c.key,
+                "label": _labels(c.labels),
+                "weight": c.weight,
+                "roles": list(rubric.roles_of(c)),
+                "aspects": [a.key for a in c.aspects],
+                "states": list(c.states) if c.states is not None else None,
+                "rates_milestones": c.rates_milestones,
+            }
+            for c in rubric.components
+        ],
         "aspects": [
             {
                 "key": a.key,
@@ -74,11 +86,14 @@ def rubric_json(rubric) -> dict:
                 "description": _labels(a.description),
                 "role": a.role,
                 "weight": a.weight,
+                "component": rubric.component_of(a.role).key,
             }
             for a in rubric.aspects
         ],
         "ratings": [{"key": r.key, "label": _labels(r.labels)} for r in rubric.milestone_ratings],
-        "bands": [{"above": b.above, "label": _labels(b.labels)} for b in rubric.bands],
+        "bands": [
+            {"above": b.above, "passed": b.passed, "label": _labels(b.labels)} for b in rubric.bands
+        ],
     }
 
 
@@ -110,7 +125,7 @@ def sheet_json(case: Case, sheet: ScoreSheet) -> dict:
                 "rating": ratings[m.id].rating if m.id in ratings else None,
                 "note": (ratings[m.id].note or "") if m.id in ratings else "",
             }
-            for m in E.short_term(case)
+            for m in (E.short_term(case) if rubric.rates_milestones(sheet.role) else [])
         ],
     }
 
@@ -130,6 +145,18 @@ def result_json(case: Case) -> dict:
         "by_role": result.by_role,
         "missing": list(result.missing),
         "missing_reasons": [str(E.ROLE_MISSING.get(r, r)) for r in result.missing],
+        "components": [
+            {
+                "key": c.key,
+                "label": _labels(c.labels),
+                "weight": c.weight,
+                "points": c.points,
+                "so_far": c.so_far,
+                "by_role": c.by_role,
+                "missing": list(c.missing),
+            }
+            for c in result.components
+        ],
     }
 
 
@@ -146,7 +173,7 @@ def evaluation_json(case: Case) -> dict:
             {
                 "role": role,
                 "acting_for": principal,
-                "can_edit": open_now and not sheet.is_submitted,
+                "can_edit": E.is_open(case, role) and not sheet.is_submitted,
                 "sheet": sheet_json(case, sheet),
             }
         )
@@ -277,7 +304,7 @@ _STRING = {"type": "string"}
 _INT = {"type": "integer"}
 _NUMBER = {"type": "number"}
 _PERSON = {"$ref": "#/components/schemas/Person"}
-_ROLES = list(EVALUATOR_ROLES)
+_ROLES = list(SCORING_ROLES)
 _ROLE = {
     "name": "role",
     "in": "path",
@@ -431,8 +458,16 @@ SCHEMAS: dict = {
                 **_nullable(_STRING),
                 "description": "The predicate's Indonesian label, as stored on the case.",
             },
-            "passed": {"type": "boolean", "nullable": True},
-            "pass_mark": _NUMBER,
+            "passed": {
+                "type": "boolean",
+                "nullable": True,
+                "description": "From the total's band (the predicate's), never apart from it.",
+            },
+            "pass_mark": {
+                **_NUMBER,
+                "description": "A total passes when ABOVE this: the lower bound of the "
+                "lowest passing band.",
+            },
             "weights": {"type": "object", "additionalProperties": _NUMBER},
             "by_role": {
                 "type": "object",
@@ -441,6 +476,34 @@ SCHEMAS: dict = {
             },
             "missing": {"type": "array", "items": {"type": "string", "enum": _ROLES}},
             "missing_reasons": {"type": "array", "items": _STRING},
+            "components": {
+                "type": "array",
+                "description": "Each rubric component's subtotal (points of the total).",
+                "items": {
+                    "type": "object",
+                    "required": [
+                        "key",
+                        "label",
+                        "weight",
+                        "points",
+                        "so_far",
+                        "by_role",
+                        "missing",
+                    ],
+                    "properties": {
+                        "key": _STRING,
+                        "label": _STRING,
+                        "weight": _NUMBER,
+                        "points": {
+                            **_nullable(_NUMBER),
+                            "description": "Null while a role of the component is missing.",
+                        },
+                        "so_far": _NUMBER,
+                        "by_role": {"type": "object", "additionalProperties": _NUMBER},
+                        "missing": {"type": "array", "items": {"type": "string", "enum": _ROLES}},
+                    },
+                },
+            },
         },
     },
     "Evaluation": {
@@ -458,6 +521,7 @@ SCHEMAS: dict = {
                     "scale",
                     "pass_mark",
                     "weights",
+                    "components",
                     "aspects",
                     "ratings",
                     "bands",
@@ -470,19 +534,65 @@ SCHEMAS: dict = {
                         "required": ["min", "max"],
                         "properties": {"min": _NUMBER, "max": _NUMBER},
                     },
-                    "pass_mark": _NUMBER,
+                    "pass_mark": {
+                        **_NUMBER,
+                        "description": "A total passes when ABOVE this.",
+                    },
                     "weights": {"type": "object", "additionalProperties": _NUMBER},
+                    "components": {
+                        "type": "array",
+                        "description": "Weights are points of the total: the components "
+                        "sum to 100, a component's aspects to its weight.",
+                        "items": {
+                            "type": "object",
+                            "required": [
+                                "key",
+                                "label",
+                                "weight",
+                                "roles",
+                                "aspects",
+                                "states",
+                                "rates_milestones",
+                            ],
+                            "properties": {
+                                "key": _STRING,
+                                "label": _STRING,
+                                "weight": _NUMBER,
+                                "roles": {
+                                    "type": "array",
+                                    "items": {"type": "string", "enum": _ROLES},
+                                },
+                                "aspects": {"type": "array", "items": _STRING},
+                                "states": {
+                                    "type": "array",
+                                    "items": _STRING,
+                                    "nullable": True,
+                                    "description": "The case states its sheets can be "
+                                    "written in; null: wherever submit_scores is available.",
+                                },
+                                "rates_milestones": {"type": "boolean"},
+                            },
+                        },
+                    },
                     "aspects": {
                         "type": "array",
                         "items": {
                             "type": "object",
-                            "required": ["key", "label", "description", "role", "weight"],
+                            "required": [
+                                "key",
+                                "label",
+                                "description",
+                                "role",
+                                "weight",
+                                "component",
+                            ],
                             "properties": {
                                 "key": _STRING,
                                 "label": _STRING,
                                 "description": _STRING,
                                 "role": {"type": "string", "enum": _ROLES},
                                 "weight": _NUMBER,
+                                "component": _STRING,
                             },
                         },
                     },
@@ -498,8 +608,12 @@ SCHEMAS: dict = {
                         "type": "array",
                         "items": {
                             "type": "object",
-                            "required": ["above", "label"],
-                            "properties": {"above": _nullable(_NUMBER), "label": _STRING},
+                            "required": ["above", "passed", "label"],
+                            "properties": {
+                                "above": _nullable(_NUMBER),
+                                "passed": {"type": "boolean"},
+                                "label": _STRING,
+                            },
                         },
                     },
                 },

@@ -1,5 +1,6 @@
 """Evaluation pages: the evaluator's assessment form (autosaved draft, confirm, submit), the
-panel on the case page and the evaluator's queue ("Penilaian saya"). Thin routes: load the
+panel on the case page (components and their subtotals, what still blocks the result), the
+finalize confirm step, and the evaluator's queue ("Penilaian saya"). Thin routes: load the
 case scoped to the user, call workflow.services.evaluation or perform(), render."""
 
 from __future__ import annotations
@@ -20,14 +21,15 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from workflow.engine import registry
-from workflow.engine.rubrics import EVALUATOR_ROLES
+from workflow.engine.rubrics import SCORING_ROLES
 from workflow.extensions import db
 from workflow.models import Case, Cohort, Milestone, ScoreSheet
 from workflow.models._base import utcnow
-from workflow.permissions import _role_clause, get_case_for
+from workflow.permissions import _role_clause, get_case_for, roles_on_case
 from workflow.services import Conflict, WorkflowError, definition_of, perform
 from workflow.services import evaluation as E
 from workflow.services.milestones import STATUS_LABELS, progress_text
+from workflow.services.workflow import choose
 
 from ._web import localtime
 
@@ -70,7 +72,11 @@ def predicate_labels(rubric, predicate_id: str | None):
     return next((b.labels for b in rubric.bands if b.labels.id == predicate_id), None)
 
 
-def milestone_rows(case: Case, sheet: ScoreSheet | None) -> list[dict]:
+def milestone_rows(case: Case, sheet: ScoreSheet | None, role: str | None = None) -> list[dict]:
+    """The short-term milestones the role's sheet rates (none where its component does not
+    rate milestones, e.g. sikap perilaku)."""
+    if role is not None and not E.rubric_of(case).rates_milestones(role):
+        return []
     ratings = {r.milestone_id: r for r in (sheet.ratings if sheet else [])}
     return [
         {
@@ -88,7 +94,7 @@ def field_keys(rubric, role: str, case: Case) -> list[str]:
     keys = ["note"]
     for a in rubric.aspects_for(role):
         keys += [f"score-{a.key}", f"note-{a.key}"]
-    for m in E.short_term(case):
+    for m in E.short_term(case) if rubric.rates_milestones(role) else ():
         keys += [f"rating-{m.id}", f"rating-note-{m.id}"]
     return keys
 
@@ -110,10 +116,11 @@ def form_context(case: Case, role: str | None, **extra) -> dict:
         "sheet": sheet,
         "status": E.status_of(sheet),
         "version": E.version_of(sheet),
-        "open": E.is_open(case),
-        "editable": role is not None and E.is_open(case) and not sheet.is_submitted,
+        "open": E.is_open(case, role) if role else E.is_open(case),
+        "editable": role is not None and E.is_open(case, role) and not sheet.is_submitted,
+        "component": rubric.component_of(role) if role else None,
         "aspects": rubric.aspects_for(role) if role else [],
-        "milestones": milestone_rows(case, sheet),
+        "milestones": milestone_rows(case, sheet, role),
         "others": [s for s in visible if s.role != role],
         "result": E.result_of(case) if E.result_visible(case, current_user) else None,
         "finalized": E.is_finalized(case),
@@ -144,9 +151,12 @@ def sheet_data(case: Case, sheet: ScoreSheet) -> dict:
     scores = {s.aspect: s for s in sheet.scores}
     ratings = {r.milestone_id: r for r in sheet.ratings}
     values = E.values_of(sheet)
+    rated = E.short_term(case) if rubric.rates_milestones(sheet.role) else []
+    component = rubric.component_of(sheet.role)
     return {
         "sheet": sheet,
         "status": E.status_of(sheet),
+        "component": component if rubric.has_components else None,
         "weight": rubric.weights.get(sheet.role, 0),
         "points": sheet.subtotal
         if sheet.subtotal is not None
@@ -167,7 +177,7 @@ def sheet_data(case: Case, sheet: ScoreSheet) -> dict:
                 else None,
                 "note": ratings[m.id].note if m.id in ratings else "",
             }
-            for m in E.short_term(case)
+            for m in rated
         ],
     }
 
@@ -178,22 +188,70 @@ def missing_text(role: str) -> str:
     return str(E.ROLE_MISSING.get(role, role))
 
 
+def evaluation_phases(case: Case) -> set[str]:
+    """The phases of the states where every component can be scored (the evaluation): the
+    panel shows there (deferred included), and on finalized cases."""
+    definition = definition_of(case)
+    spec = definition.activity("submit_scores")
+    rubric = definition.scoring
+    if spec is None or rubric is None:
+        return set()
+    return {
+        definition.state(s).phase
+        for s in spec.states
+        if all(rubric.open_for(r, s) for r in rubric.roles)
+    }
+
+
+def finalize_step(case: Case) -> dict | None:
+    """The finalize transition as the user may take it here: its trigger and label, the
+    transition the guards would choose now and the reasons that block it (e.g. the report
+    seminar not held yet). None when the user cannot finalize this case now."""
+    definition = definition_of(case)
+    candidates = [t for t in E.finalizing_transitions(definition) if case.state in t.sources]
+    if not candidates or current_user is None or not getattr(current_user, "id", None):
+        return None
+    roles = roles_on_case(current_user, case, among={r for t in candidates for r in t.roles})
+    mine = [t for t in candidates if roles & set(t.roles)]
+    if not mine:
+        return None
+    chosen, reasons = choose(case, definition, mine)
+    return {
+        "trigger": mine[0].trigger,
+        "labels": mine[0].labels,
+        "chosen": chosen,
+        "dest": definition.state(chosen.dest) if chosen is not None else None,
+        "reasons": [str(r) for r in reasons],
+    }
+
+
+@bp.app_template_global("evaluation_action_page")
+def action_page(case: Case, trigger: str) -> str | None:
+    """The page an action of the case page goes through instead of a direct POST: the
+    finalize confirm step. None for the others."""
+    definition = definition_of(case)
+    if any(t.trigger == trigger for t in E.finalizing_transitions(definition)):
+        return url_for("evaluation.finalize", case_id=case.id)
+    return None
+
+
 @bp.app_template_global("evaluation_panel")
 def evaluation_panel(case: Case) -> dict | None:
-    """For the case page: who has submitted, the evaluator's own sheets, the running result
-    for the organizer, the recorded result for everyone once finalized. None outside the
-    evaluation phase."""
+    """For the case page: who has submitted (by component), the user's own sheets (the
+    organizer's sikap perilaku also before the evaluation), the running result for the
+    organizer, what still blocks finalizing, the recorded result once finalized. None when
+    there is nothing to show."""
     definition = definition_of(case)
     rubric = definition.scoring
     if rubric is None:
         return None
     finalized = E.is_finalized(case)
-    spec = definition.activity("submit_scores")
-    phases = {definition.state(s).phase for s in spec.states} if spec else set()
-    if not finalized and definition.state(case.state).phase not in phases:
+    held = E.evaluator_roles(case, current_user)
+    in_phase = definition.state(case.state).phase in evaluation_phases(case)
+    early = [r for r in held if E.is_open(case, r)] if not (finalized or in_phase) else []
+    if not finalized and not in_phase and not early:
         return None
     sheets = {s.role: s for s in E.sheets_of(case)}
-    held = E.evaluator_roles(case, current_user)
     overseer = E.is_overseer(case, current_user)
     recorded = None
     if finalized:
@@ -202,20 +260,30 @@ def evaluation_panel(case: Case) -> dict | None:
             "predicate": predicate_labels(rubric, case.predicate),
             "passed": rubric.passed(case.final_score),
         }
+    rows = [
+        {
+            "role": r,
+            "component": rubric.component_of(r),
+            "submitted": r in sheets and sheets[r].is_submitted,
+            "submitted_at": sheets[r].submitted_at if r in sheets else None,
+        }
+        for r in rubric.roles
+    ]
+    result = E.result_of(case) if overseer and not finalized else None
+    step = finalize_step(case) if in_phase and not finalized else None
     return {
         "open": E.is_open(case),
         "finalized": finalized,
-        "rows": [
-            {
-                "role": r,
-                "submitted": r in sheets and sheets[r].is_submitted,
-                "submitted_at": sheets[r].submitted_at if r in sheets else None,
-            }
-            for r in rubric.roles
+        "early": not finalized and not in_phase,
+        "components": rubric.has_components,
+        "rows": rows,
+        "mine": [
+            {"role": r, "status": E.status_of(sheets.get(r)), "open": E.is_open(case, r)}
+            for r in (early or held)
         ],
-        "mine": [{"role": r, "status": E.status_of(sheets.get(r))} for r in held],
         "overseer": overseer,
-        "result": E.result_of(case) if overseer and not finalized else None,
+        "result": result,
+        "finalize": step,
         "recorded": recorded,
         "institution": case.cohort.program.institution,
     }
@@ -239,7 +307,7 @@ def posted_values(case: Case, rubric, role: str) -> tuple[dict, dict, str | None
         if item:
             scores[a.key] = item
     ratings: dict = {}
-    for m in E.short_term(case):
+    for m in E.short_term(case) if rubric.rates_milestones(role) else ():
         item = {}
         if f"rating-{m.id}" in form:
             item["rating"] = form.get(f"rating-{m.id}", "")
@@ -395,7 +463,7 @@ def queue():
         spec = definition.activity("submit_scores")
         if spec is not None:
             states |= set(spec.states)
-    clauses = {r: _role_clause(current_user, r) for r in EVALUATOR_ROLES}
+    clauses = {r: _role_clause(current_user, r) for r in SCORING_ROLES}
     found = db.session.execute(
         select(Case, *[c.label(f"as_{r}") for r, c in clauses.items()])
         .where(Case.state.in_(states), or_(*clauses.values()))
@@ -420,8 +488,9 @@ def queue():
         case = row[0]
         rubric = definition_of(case).scoring
         roles = rubric.roles if rubric else ()
-        for i, r in enumerate(EVALUATOR_ROLES):
-            if row[i + 1] and r in roles:
+        for i, r in enumerate(SCORING_ROLES):
+            # Only the sheets open now: the panel's wait for the evaluation.
+            if row[i + 1] and r in roles and rubric.open_for(r, case.state):
                 rows.append(
                     {
                         "case": case,
@@ -430,3 +499,59 @@ def queue():
                     }
                 )
     return render_template("evaluation/queue.html", rows=rows)
+
+
+# ---------------------------------------------------------------- finalize
+
+
+def render_finalize(case: Case, status: int = 200, **extra):
+    step = finalize_step(case)
+    if step is None:
+        abort(404)
+    context = {
+        "case": case,
+        "rubric": E.rubric_of(case),
+        "result": E.result_of(case),
+        "step": step,
+        "institution": case.cohort.program.institution,
+        "message": None,
+        "reasons": [],
+    }
+    context.update(extra)
+    return make_response(render_template("evaluation/finalize.html", **context), status)
+
+
+@bp.get("/cases/<int:case_id>/evaluation/finalize")
+@login_required
+def finalize(case_id: int):
+    """The confirm step before the result is recorded: the total, its predicate and the
+    result the case closes with, or what still blocks it. Works without JavaScript."""
+    return render_finalize(load_case(case_id))
+
+
+@bp.post("/cases/<int:case_id>/evaluation/finalize")
+@login_required
+def finalize_confirmed(case_id: int):
+    """Record the result (perform() the finalize transition) as confirmed on the page; the
+    case version shown there guards against a sheet changed meanwhile."""
+    from .cases import done_notice
+
+    case = load_case(case_id)
+    step = finalize_step(case)
+    if step is None:
+        abort(404)
+    version = request.form.get("version", type=int)
+    if version is None:
+        abort(400)
+    try:
+        event = perform(case, step["trigger"], current_user, expected_version=version)
+    except WorkflowError as exc:
+        db.session.rollback()
+        message = str(exc.message)
+        if isinstance(exc, Conflict):
+            message = _("Someone else changed this case meanwhile. Check the result again.")
+        return render_finalize(
+            case, exc.status, message=message, reasons=[str(r) for r in exc.reasons]
+        )
+    flash(done_notice(definition_of(case), step["trigger"], event), "success")
+    return redirect(url_for("cases.show", case_id=case.id))

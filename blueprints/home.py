@@ -1,4 +1,5 @@
-"""Home: the cases the user must act on, then every case the user can see."""
+"""Home: the cases the user must act on (the results ready to finalize among them), then
+every case the user can see."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from workflow.models import Case, Cohort, Program
 from workflow.permissions import cases_awaiting, cases_visible_to
 from workflow.services import definition_of, progress
 from workflow.services.actions import is_overdue
+from workflow.services.evaluation import awaiting_finalize, finalizer_roles
 
 from ._web import user_roles
 
@@ -49,6 +51,16 @@ def index():
     )
     # Milestones: a fixed number of queries each, and only for those who hold the role.
     roles = user_roles(current_user)
+    # The results whose every sheet is in, for who finalizes them (the organizer): one
+    # query, whatever the number of cases.
+    ready = []
+    if set(roles) & finalizer_roles():
+        listed = {c.id for c in awaiting}
+        ready = [
+            c
+            for c in db.session.scalars(_ordered(_eager(awaiting_finalize(current_user)))).all()
+            if c.id not in listed
+        ]
     mine = progress.trainee_milestones(current_user) if "trainee" in roles else None
     to_verify = progress.awaiting_verification_for(current_user) if "mentor" in roles else []
     return render_template(
@@ -57,6 +69,7 @@ def index():
         due_milestones=mine.due if mine else [],
         to_verify=to_verify,
         awaiting=[row(c) for c in awaiting],
+        ready=[row(c) for c in ready],
         visible=[row(c) for c in page.items],
         page=page,
     )

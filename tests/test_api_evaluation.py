@@ -108,7 +108,8 @@ def test_bad_drafts_are_refused_in_json(client, evaluating, body, status, field)
         ("stranger", "/examiner", 404),  # not their case: nothing to learn
         ("trainee", "/examiner", 403),
         ("coach", "/examiner", 403),  # a role not held
-        ("examiner", "/organizer", 404),  # not an evaluator role
+        ("examiner", "/executive", 404),  # not an evaluator role
+        ("examiner", "/organizer", 403),  # no organizer aspect on a version 1 rubric
     ],
 )
 def test_refusals(client, evaluating, who, path, status):

@@ -104,7 +104,8 @@ def per_role(examiner, coach, mentor) -> dict:
         (per_role(60, 60, 60), 60, "Tidak Memuaskan", False),  # a band edge: not above 60
         (per_role(60.5, 60.5, 60.5), 60.5, "Kurang Memuaskan", False),
         (per_role(69.99, 69.99, 69.99), 69.99, "Kurang Memuaskan", False),
-        (per_role(70, 70, 70), 70, "Kurang Memuaskan", True),  # the pass mark passes
+        # At 70 the band is Kurang Memuaskan, and the pass is the band's: not passed.
+        (per_role(70, 70, 70), 70, "Kurang Memuaskan", False),
         (per_role(70.01, 70.01, 70.01), 70.01, "Cukup Memuaskan", True),
         (per_role(80, 80, 80), 80, "Cukup Memuaskan", True),
         (per_role(80.5, 80.5, 80.5), 80.5, "Memuaskan", True),
@@ -539,7 +540,8 @@ def test_finalize_names_the_roles_missing_and_writes_nothing(evaluating):
     ("values", "state", "score", "predicate"),
     [
         ((90, 85, 80), "completed", 86.5, "Memuaskan"),
-        ((70, 70, 70), "completed", 70.0, "Kurang Memuaskan"),
+        ((70, 70, 70), "not_passed", 70.0, "Kurang Memuaskan"),  # never "Lulus" beside it
+        ((70.01, 70.01, 70.01), "completed", 70.01, "Cukup Memuaskan"),
         ((69.99, 69.99, 69.99), "not_passed", 69.99, "Kurang Memuaskan"),
         ((60, 65, 70), "not_passed", 63.5, "Kurang Memuaskan"),
         ((95, 92, 90), "completed", 93.1, "Sangat Memuaskan"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from datetime import date, timedelta
 
+import pytest
 from sqlalchemy import event
 
 from tests import factories
@@ -115,3 +116,79 @@ def test_visible_list_is_paginated(client, world):
     assert everything.count("<tr") == 51  # header row + 50
     second = client.get("/?page=2").get_data(as_text=True).split('id="all-title"')[1]
     assert second.count("<tr") == 7  # header row + the 6 left
+
+
+# ---------------------------------------------------------------- results ready to finalize
+
+
+def _in_evaluation(world, n: int, *, complete: bool = True) -> list:
+    """n more cases of the world's cohort in evaluation (the state set directly), each with
+    every rubric role's sheet submitted (or the last role missing when not `complete`)."""
+    from workflow.models import ScoreSheet
+    from workflow.services.evaluation import rubric_of
+
+    cases = []
+    for i in range(n):
+        trainee = factories.create_user()
+        case = start_case(
+            world.cohort, trainee, group=world.group, mentor=world.mentor, executive=world.executive
+        )
+        case.title = f"Siap {i}"
+        case.state = "evaluation"
+        db.session.flush()
+        roles = rubric_of(case).roles
+        for role in roles if complete else roles[:-1]:
+            db.session.add(
+                ScoreSheet(
+                    case_id=case.id,
+                    role=role,
+                    evaluator_id=world.by_role(role).id,
+                    rubric_key=rubric_of(case).key,
+                    submitted_at=db.func.now(),
+                )
+            )
+        cases.append(case)
+    db.session.commit()
+    return cases
+
+
+def _ready_section(html: str) -> str:
+    todo = html.split('id="all-title"')[0]
+    if 'id="ready-to-finalize-title"' not in todo:
+        return ""
+    return todo.split('id="ready-to-finalize-title"')[1].split("</ul>")[0]
+
+
+@pytest.mark.parametrize("version", [1, None])
+def test_the_organizer_sees_the_results_ready_to_finalize(client, app, version):
+    world = factories.World(version=version)
+    english(client)
+    ready = _in_evaluation(world, 2)
+    waiting = _in_evaluation(world, 1, complete=False)
+    login(client, world.organizer)
+    html = client.get("/").get_data(as_text=True)
+    section = _ready_section(html)
+    assert "Results ready to finalize" in html
+    for case in ready:
+        assert f'href="/cases/{case.id}/evaluation/finalize"' in section
+    assert f"/cases/{waiting[0].id}/" not in section
+    assert f"/cases/{world.case.id}/" not in section  # still drafting
+    assert "Nothing waits for you right now." not in html
+    # Not for the evaluators: the evaluation is theirs to act on already.
+    login(client, world.examiner)
+    assert _ready_section(client.get("/").get_data(as_text=True)) == ""
+
+
+def test_the_ready_list_costs_the_same_for_2_and_20_cases(client, world):
+    _in_evaluation(world, 2)
+    login(client, world.organizer)
+    client.get("/")
+    with counting_statements() as few:
+        small = client.get("/").get_data(as_text=True)
+    _in_evaluation(world, 18)
+    client.get("/")  # the same warm start as the first count (the user reloaded)
+    with counting_statements() as many:
+        big = client.get("/").get_data(as_text=True)
+    assert _ready_section(small).count('<li class="todo"') == 2
+    assert _ready_section(big).count('<li class="todo"') == 20
+    assert len(few) == len(many), (len(few), len(many))

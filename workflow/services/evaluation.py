@@ -1,13 +1,18 @@
 """Evaluation: each evaluator's score sheet on the definition's rubric (aspect scores 0–100
-and a rating per short-term milestone), saved as a private draft, then submitted through
-perform() (activity `submit_scores`, audited); who may see which sheet; and the result the
-finalize guards and the pages read.
+and, where the role's component says so, a rating per short-term milestone), saved as a
+private draft, then submitted through perform() (activity `submit_scores`, audited); who
+may see which sheet; the result the finalize guards and the pages read (with each rubric
+component's points); and the cases whose result awaits finalizing.
+
+Components: one sheet per role; a role scores in one component (e.g. the organizer's
+sikap perilaku, written in any open state, or the panel's aksi perubahan, only in
+evaluation: the rubric component's `states`).
 
 Versions: a ScoreSheet carries its own optimistic lock, so an evaluator typing does not
 disturb the case (nor the other evaluators). A save names the sheet version it was based
 on (0 while no sheet is stored; None: unchecked); a mismatch is a Conflict and writes
 nothing. A submitted sheet is read-only until the report is returned (`return_report`
-reopens the sheets as drafts, values kept).
+reopens the sheets of the components `reopened_on_return` as drafts, values kept).
 
 Visibility (visible_sheets, one rule for web and API):
 - an evaluator sees their own sheet(s), drafts included; once all of their own are
@@ -25,17 +30,18 @@ from dataclasses import dataclass, field
 
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from ..engine import registry
 from ..engine.activities import ActivityContext, ActivityResult, activity
-from ..engine.definitions import Labels
-from ..engine.rubrics import EVALUATOR_ROLES, Rubric
+from ..engine.definitions import Definition, Labels
+from ..engine.rubrics import SCORING_ROLES, Component, Rubric
 from ..extensions import db
 from ..models import Case, Milestone, MilestoneRating, Score, ScoreSheet, User
 from ..models._base import utcnow
-from ..permissions import roles_and_principals
+from ..permissions import _role_clause, roles_and_principals
 from .errors import Blocked, Conflict, Forbidden, NotAvailable
 from .workflow import definition_of, versioned_write
 
@@ -55,6 +61,7 @@ NOT_YOURS = _l("This aspect is not yours to score.")
 NO_ASPECT = _l("There is no such aspect in the rubric.")
 BAD_RATING = _l("Choose one of the ratings.")
 NOT_MILESTONE = _l("This is not a short-term milestone of this case.")
+NO_MILESTONE_RATING = _l("This assessment does not rate the milestones.")
 NEED_SCORE = _l("Give a score.")
 NEED_RATING = _l("Choose a rating.")
 NOT_TEXT = _l("Must be text.")
@@ -64,6 +71,7 @@ ROLE_MISSING = {
     "examiner": _l("The examiner has not submitted the assessment."),
     "coach": _l("The coach has not submitted the assessment."),
     "mentor": _l("The mentor has not submitted the assessment."),
+    "organizer": _l("The organizer has not submitted the sikap perilaku assessment."),
 }
 STATUS_LABELS = {
     "not_started": _l("Not started"),
@@ -98,10 +106,28 @@ def rubric_of(case: Case) -> Rubric:
     return rubric
 
 
-def is_open(case: Case) -> bool:
-    """Sheets can be written now: the case is where submit_scores is available."""
-    spec = definition_of(case).activity("submit_scores")
-    return spec is not None and case.state in spec.states
+def is_open(case: Case, role: str | None = None) -> bool:
+    """Sheets can be written now: the case is where submit_scores is available and, for
+    `role`, where the rubric opens the role's component (any component without a role)."""
+    definition = definition_of(case)
+    spec = definition.activity("submit_scores")
+    if spec is None or case.state not in spec.states or definition.scoring is None:
+        return False
+    rubric = definition.scoring
+    roles = [role] if role is not None else rubric.roles
+    return any(rubric.open_for(r, case.state) for r in roles)
+
+
+def in_evaluation(case: Case) -> bool:
+    """The case is where every component can be scored (the seminar laporan / evaluation):
+    the assessment panel belongs on the case page then."""
+    definition = definition_of(case)
+    rubric = definition.scoring
+    return (
+        rubric is not None
+        and is_open(case)
+        and all(rubric.open_for(r, case.state) for r in rubric.roles)
+    )
 
 
 def is_finalized(case: Case) -> bool:
@@ -150,7 +176,7 @@ def sheets_of(case: Case, *, submitted_only: bool = False, people: bool = True) 
     query = select(ScoreSheet).where(ScoreSheet.case_id == case.id).options(*loads)
     if submitted_only:
         query = query.where(ScoreSheet.submitted_at.is_not(None))
-    order = {r: i for i, r in enumerate(EVALUATOR_ROLES)}
+    order = {r: i for i, r in enumerate(SCORING_ROLES)}
     return sorted(db.session.scalars(query), key=lambda s: (order.get(s.role, 99), s.id))
 
 
@@ -266,9 +292,35 @@ def score_event_filter(case: Case, user: User | None) -> Callable[[object], dict
 
 
 @dataclass(frozen=True)
+class ComponentResult:
+    """One rubric component's points from the submitted sheets of its roles."""
+
+    key: str
+    labels: Labels
+    weight: float
+    roles: tuple[str, ...]
+    by_role: dict[str, float]
+    missing: tuple[str, ...]
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+    @property
+    def points(self) -> float | None:
+        """The component's subtotal once every role of it is in, else None."""
+        return self.so_far if self.complete else None
+
+    @property
+    def so_far(self) -> float:
+        return round(sum(self.by_role.values()), 2)
+
+
+@dataclass(frozen=True)
 class Result:
-    """The result from the SUBMITTED sheets: each role's weighted points, the total once
-    every role is in, its predicate and whether it passes."""
+    """The result from the SUBMITTED sheets: each role's weighted points, each component's
+    subtotal, the total once every role is in, its predicate and whether it passes (both
+    from the total's band). A total passes when above `pass_mark`."""
 
     pass_mark: float
     weights: dict[str, float]
@@ -277,6 +329,9 @@ class Result:
     total: float | None = None
     predicate: Labels | None = None
     passed: bool | None = None
+    components: tuple[ComponentResult, ...] = ()
+    # The label of the lowest band that passes ("Cukup Memuaskan"), for the pass rule.
+    passing_from: Labels | None = None
 
     @property
     def complete(self) -> bool:
@@ -312,6 +367,20 @@ def result_of(case: Case) -> Result:
         total=total,
         predicate=rubric.predicate(total) if total is not None else None,
         passed=rubric.passed(total) if total is not None else None,
+        components=tuple(_component_result(rubric, c, by_role) for c in rubric.components),
+        passing_from=rubric.lowest_passing_band.labels,
+    )
+
+
+def _component_result(rubric: Rubric, component: Component, by_role: dict) -> ComponentResult:
+    roles = rubric.roles_of(component)
+    return ComponentResult(
+        key=component.key,
+        labels=component.labels,
+        weight=component.weight,
+        roles=roles,
+        by_role={r: by_role[r] for r in roles if r in by_role},
+        missing=tuple(r for r in roles if r not in by_role),
     )
 
 
@@ -423,10 +492,13 @@ def clean_input(case: Case, rubric: Rubric, role: str, scores, ratings, note) ->
             text = _note(item["note"], ITEM_NOTE_MAX, f"note-{key}", errors)
             clean["note"] = text or ""
         cleaned.scores[key] = clean
-    milestones = {m.id: m for m in short_term(case)}
+    milestones = {m.id: m for m in short_term(case)} if rubric.rates_milestones(role) else {}
     allowed = rubric.rating_keys()
     for raw_key, raw in (ratings or {}).items():
         field_key = f"rating-{_safe_key(raw_key)}"
+        if not rubric.rates_milestones(role):
+            errors[field_key] = NO_MILESTONE_RATING
+            continue
         try:
             mid = int(str(raw_key).strip())
         except ValueError:
@@ -500,7 +572,7 @@ def _writable(
     case: Case, actor: User, role: str, expected_version: int | None
 ) -> tuple[ScoreSheet, int | None]:
     sheet, on_behalf = _sheet_and_holder(case, actor, role)
-    if not is_open(case):
+    if not is_open(case, role):
         raise NotAvailable(NOT_OPEN)
     if sheet.is_submitted:
         raise NotAvailable(SUBMITTED)
@@ -566,7 +638,7 @@ def missing_items(case: Case, rubric: Rubric, sheet: ScoreSheet) -> tuple[list, 
             reasons.append(_l("“%(aspect)s” has no score yet.", aspect=aspect.labels.get(lang)))
             fields[f"score-{aspect.key}"] = NEED_SCORE
     ratings = ratings_of(sheet)
-    for m in short_term(case):
+    for m in short_term(case) if rubric.rates_milestones(sheet.role) else ():
         if m.id not in ratings:
             reasons.append(_l("Milestone “%(activity)s” has no rating yet.", activity=m.activity))
             fields[f"rating-{m.id}"] = NEED_RATING
@@ -613,24 +685,85 @@ def submit_scores(ctx: ActivityContext) -> ActivityResult:
     sheet.submitted_at = utcnow()
     sheet.subtotal = round(rubric.contribution(values), 2)
     ratings = ratings_of(sheet)
+    rated = short_term(case) if rubric.rates_milestones(role) else ()
     return ActivityResult(
         data={
             "role": role,
             "subtotal": sheet.subtotal,
             "scores": values,
-            "ratings": {str(m.id): ratings[m.id] for m in short_term(case)},
+            "ratings": {str(m.id): ratings[m.id] for m in rated},
         }
     )
 
 
 def reopen_sheets(case: Case) -> None:
-    """Effect of return_report: the submitted sheets become drafts again, values kept, so
-    the evaluators rescore the report the trainee hands in again. The caller commits."""
+    """Effect of return_report: the submitted sheets of the components that assess the
+    report (`reopened_on_return`) become drafts again, values kept, so the evaluators
+    rescore the report the trainee hands in again; the organizer's sikap perilaku stays.
+    The caller commits."""
+    rubric = definition_of(case).scoring
     for sheet in db.session.scalars(
         select(ScoreSheet).where(
             ScoreSheet.case_id == case.id, ScoreSheet.submitted_at.is_not(None)
         )
     ):
+        component = rubric.component_of(sheet.role) if rubric is not None else None
+        if component is not None and not component.reopened_on_return:
+            continue
         sheet.submitted_at = None
         sheet.subtotal = None
         sheet.updated_at = utcnow()
+
+
+# ---------------------------------------------------------------- awaiting the finalize
+
+
+def finalizing_transitions(definition: Definition) -> list:
+    """The transitions that record the result: those guarded by all_scores_in."""
+    return [t for t in definition.transitions if "all_scores_in" in t.guards]
+
+
+def finalizer_roles() -> set[str]:
+    """Roles that finalize without owning the state the result waits in (the organizer):
+    the evaluators already see those cases as theirs to act on."""
+    roles: set[str] = set()
+    for definition in registry.all():
+        for t in finalizing_transitions(definition):
+            for source in t.sources:
+                roles |= set(t.roles) - set(definition.state(source).owners)
+    return roles
+
+
+def awaiting_finalize(user: User):
+    """Select of the cases whose every sheet is submitted and whose result `user` may
+    finalize (in a role that does not own the state: see finalizer_roles). One query, its
+    cost the same for any number of cases; the caller adds ordering and loading."""
+    clauses = []
+    for definition in registry.all():
+        rubric = definition.scoring
+        if rubric is None:
+            continue
+        submitted = (
+            select(func.count(func.distinct(ScoreSheet.role)))
+            .where(
+                ScoreSheet.case_id == Case.id,
+                ScoreSheet.submitted_at.is_not(None),
+                ScoreSheet.role.in_(rubric.roles),
+            )
+            .scalar_subquery()
+        )
+        for t in finalizing_transitions(definition):
+            for source in t.sources:
+                roles = set(t.roles) - set(definition.state(source).owners)
+                if not roles:
+                    continue
+                clauses.append(
+                    and_(
+                        Case.definition_key == definition.key,
+                        Case.definition_version == definition.version,
+                        Case.state == source,
+                        or_(*[_role_clause(user, r) for r in sorted(roles)]),
+                        submitted == len(rubric.roles),
+                    )
+                )
+    return select(Case).where(or_(*clauses) if clauses else false())
