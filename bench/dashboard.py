@@ -415,9 +415,9 @@ def load(n_cases: int, n_cohorts: int, other_cohorts: int, seed: int = 42) -> di
                     )
                 if state in ("completed", "not_passed"):
                     final_score = rubric.total(values)
-                    if state == "completed" and final_score < rubric.pass_mark:
+                    if state == "completed" and not rubric.passed(final_score):
                         state = "not_passed"
-                    elif state == "not_passed" and final_score >= rubric.pass_mark:
+                    elif state == "not_passed" and rubric.passed(final_score):
                         state = "completed"
                     predicate = rubric.predicate(final_score).id
             terminal = definition.state(state).terminal

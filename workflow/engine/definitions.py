@@ -486,6 +486,11 @@ def load_definition(
         rubric = rubrics.get(definition.rubric)
         if rubric is None:
             raise _fail(source, "rubric", f"unknown rubric {definition.rubric!r}")
+        from .rubrics import rubric_problems
+
+        problems = rubric_problems(rubric, definition)
+        if problems:
+            raise _fail(source, "rubric", problems[0])
         definition._rubric = rubric
     return definition
 
