@@ -1,13 +1,16 @@
-"""Result documents: a trainee's assessment sheet and a cohort's recap of scores."""
+"""Result and official documents: a trainee's assessment sheet, a cohort's recap of
+scores, and the official documents of a case (halaman persetujuan, lembar pengesahan,
+berita acara seminar)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, make_response
+from flask import Blueprint, abort, make_response, url_for
 from flask_login import current_user, login_required
 
-from workflow.models import Cohort
+from workflow.extensions import db
+from workflow.models import Case, Cohort, Seminar
 from workflow.permissions import get_case_for
-from workflow.services import NotAvailable, cohorts, results
+from workflow.services import NotAvailable, cohorts, printing, results
 
 from .errors import error_response
 
@@ -61,3 +64,68 @@ def cohort_recap(cohort_id: int):
 def cohort_recap_xlsx(cohort_id: int):
     cohort = _cohort_or_404(cohort_id)
     return _download(results.recap_xlsx(cohort), XLSX, results.recap_filename(cohort, "xlsx"))
+
+
+# ---------------------------------------------------------------- official documents
+
+
+def _case_or_404(case_id: int) -> Case:
+    """The case for its people, its cohort's organizers and its institution's admin."""
+    case = get_case_for(current_user, case_id)
+    if case is None:
+        abort(404)
+    return case
+
+
+def _official(build, case_or_seminar, filename: str):
+    try:
+        body = build(case_or_seminar)
+    except NotAvailable as exc:
+        return error_response(409, exc.message)
+    return _download(body, PDF, filename)
+
+
+@bp.get("/cases/<int:case_id>/approval-page.pdf")
+@login_required
+def approval_page(case_id: int):
+    case = _case_or_404(case_id)
+    return _official(printing.approval_page_pdf, case, printing.approval_page_filename(case))
+
+
+@bp.get("/cases/<int:case_id>/ratification.pdf")
+@login_required
+def ratification(case_id: int):
+    case = _case_or_404(case_id)
+    return _official(printing.ratification_pdf, case, printing.ratification_filename(case))
+
+
+@bp.get("/seminars/<int:seminar_id>/minutes.pdf")
+@login_required
+def seminar_minutes(seminar_id: int):
+    seminar = db.session.get(Seminar, seminar_id)
+    # Scoped through its case: a seminar of a case one may not see does not exist.
+    if seminar is None or get_case_for(current_user, seminar.case_id) is None:
+        abort(404)
+    return _official(printing.minutes_pdf, seminar, printing.minutes_filename(seminar))
+
+
+URLS = {
+    "approval_page": lambda case, doc: url_for("results.approval_page", case_id=case.id),
+    "ratification": lambda case, doc: url_for("results.ratification", case_id=case.id),
+    "minutes": lambda case, doc: url_for("results.seminar_minutes", seminar_id=doc.seminar_id),
+}
+
+
+@bp.app_template_global()
+def official_documents(case: Case) -> list[dict]:
+    """For templates/documents/_links.html: each official document of the case with its
+    link when it can be printed, else why not yet."""
+    return [
+        {
+            "label": doc.label,
+            "available": doc.available,
+            "reason": doc.reason,
+            "url": URLS[doc.kind](case, doc) if doc.available else None,
+        }
+        for doc in printing.official_documents(case)
+    ]

@@ -105,11 +105,15 @@ def test_approval_page_names_mentor_and_executive_with_letter_number(world):
     assert "a.n." not in approval and "Plt." not in approval
 
 
-def test_acting_official_signs_with_a_n_and_plt(world):
+def test_acting_official_signs_with_plt_before_the_jabatan(world):
+    """Tata naskah dinas: "Plt." stands before the principal's jabatan, above the acting
+    official's own name and NIP; no "a.n." (that is for signing for a superior)."""
     richer(world)
+    world.executive.position = "Kepala Dinas Pemberdayaan Masyarakat dan Desa"
+    db.session.commit()
     perform(world.case, "submit", world.trainee)
     perform(world.case, "approve", world.mentor)
-    deputy = create_user(name="Ir. Wakil Pejabat", nip="198001012005011001")
+    deputy = create_user(name="Ir. Wakil Pejabat", nip="198001012005011001", rank="Pembina, IV/a")
     today = local_date(utcnow(), "Asia/Makassar")
     create_delegation(
         world.executive,
@@ -120,16 +124,21 @@ def test_acting_official_signs_with_a_n_and_plt(world):
         today + timedelta(days=3),
         "SK 821/45",
         world.executive,
+        sk_number="821/45/BKD",
+        sk_date=today,
     )
     perform(world.case, "endorse", deputy, data=ENDORSE)
     approval = pages_of(printing.proposal_pdf(world.case))[-1]
-    assert has(approval, "a.n. H. Kepala Dinas")
-    assert "Plt." in approval
-    assert has(approval, "Ir. Wakil Pejabat")
+    acting = squash("Plt. Kepala Dinas Pemberdayaan Masyarakat dan Desa")
+    assert acting in approval
+    assert approval.index(acting) < approval.index(squash("Ir. Wakil Pejabat"))
+    assert approval.index(squash("Ir. Wakil Pejabat")) < approval.index("Pembina,IV/a")
     assert has(approval, "NIP. 198001012005011001")
+    assert "821/45/BKD" in approval
     assert has(approval, "800/123/DPMD/2026")
-    # The mentor signed in their own right.
-    assert not has(approval, "a.n. Dr. Mentor Utama")
+    assert "a.n." not in approval
+    # The principal is not the one signing: neither their name nor their NIP is printed.
+    assert not has(approval, "H. Kepala Dinas") and "196801011990031001" not in approval
 
 
 def test_a_resubmission_voids_the_earlier_approval(world):

@@ -108,6 +108,7 @@ def dress(world):
     world.trainee.name = "Rina Marlina"
     world.trainee.nip = "198502022010011002"
     world.trainee.position = "Kepala Bidang Pemerintahan Desa"
+    world.trainee.rank = "Penata Tingkat I, III/d"
     world.examiner.name = "Dr. Penguji Satu"
     world.examiner.nip = "196901011990031001"
     world.coach.name = "Coach Dua, M.Si."
@@ -404,10 +405,14 @@ def test_recap_xlsx_reads_back_with_numbers_and_inert_formulas(client, world):
     assert book.sheetnames == names
     recap = list(book[names[0]].iter_rows(values_only=True))
     header = recap[0]
-    labels = ("No.", "Name", "NIP", "Agency", "Group", "Title", "Total", "Predicate", "Result")
-    assert header[:6] + header[-3:] == tuple(str(gettext(h)) for h in labels)
-    by_name = {row[1]: row for row in recap[1:]}
-    assert [row[1] for row in recap[1:]] == [
+    labels = (
+        *("No.", "NDH", "Name", "NIP", "Rank/grade", "Position", "Agency", "Group", "Title"),
+        *("Total", "Predicate", "Result"),
+    )
+    assert header[:9] + header[-3:] == tuple(str(gettext(h)) for h in labels)
+    by_name = {row[2]: row for row in recap[1:]}
+    # Nobody has an NDH here: by name, case-insensitively.
+    assert [row[2] for row in recap[1:]] == [
         "Andi Saputra",
         "budi Santoso",
         "Rina Marlina",
@@ -415,17 +420,18 @@ def test_recap_xlsx_reads_back_with_numbers_and_inert_formulas(client, world):
         "Zainal Arifin",
     ]
     rina = by_name["Rina Marlina"]
-    assert rina[6:9] == (43.5, 25.2, 16.25)
-    assert rina[9] == GOOD_TOTAL and rina[10] == "Memuaskan" and rina[11] == gettext("Passed")
-    assert by_name["budi Santoso"][9] is None and by_name["budi Santoso"][11] == "— (Evaluasi)"
-    zainal = book[names[0]]["F6"]
+    assert rina[4:6] == ("Penata Tingkat I, III/d", "Kepala Bidang Pemerintahan Desa")
+    assert rina[9:12] == (43.5, 25.2, 16.25)
+    assert rina[12] == GOOD_TOTAL and rina[13] == "Memuaskan" and rina[14] == gettext("Passed")
+    assert by_name["budi Santoso"][12] is None and by_name["budi Santoso"][14] == "— (Evaluasi)"
+    zainal = book[names[0]]["I6"]
     assert zainal.value == cases["zainal"].title and zainal.data_type == "s"
     aspects = list(book[names[1]].iter_rows(values_only=True))
-    assert aspects[0][3] == "Penguji: Substansi aksi perubahan (20)"
+    assert aspects[0][4] == "Penguji: Substansi aksi perubahan (20)"
     assert aspects[0][-1] == gettext("Total")
-    rina_scores = next(r for r in aspects if r[1] == "Rina Marlina")
-    assert rina_scores[3:] == (90, 86, 84, 80, 88, 92.5, 70, GOOD_TOTAL)
-    assert next(r for r in aspects if r[1] == "Zainal Arifin")[3:] == (None,) * 8
+    rina_scores = next(r for r in aspects if r[2] == "Rina Marlina")
+    assert rina_scores[4:] == (90, 86, 84, 80, 88, 92.5, 70, GOOD_TOTAL)
+    assert next(r for r in aspects if r[2] == "Zainal Arifin")[4:] == (None,) * 8
 
 
 def test_recap_query_count_does_not_grow_with_trainees(client, world):

@@ -20,7 +20,6 @@ from fpdf.enums import XPos, YPos
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
-from ..engine import registry
 from ..engine.rubrics import EVALUATOR_ROLES, Rubric
 from ..extensions import db
 from ..models import Case, Cohort, ScoreSheet, User
@@ -29,7 +28,8 @@ from . import spreadsheets
 from .errors import NotAvailable
 from .milestones import progress_text
 from .printing import ProposalPDF, _day, _front_page, _heading_style, _lang
-from .workflow import definition_of
+from .signatures import acting_delegation, draw_blocks, local_day, signature_block
+from .workflow import cohort_definition, definition_of
 
 FINAL_STATES = ("completed", "not_passed")
 NOT_FINAL = _l("The assessment sheet is available once the result is final.")
@@ -230,7 +230,7 @@ def assessment_sheet_pdf(case: Case) -> bytes:
 
     # ------------------------------------------------------------ signatures
     signers = [(role, people.get(role), sheets.get(role)) for role in EVALUATOR_ROLES]
-    _signature_row(pdf, signers, zone)
+    _signature_row(pdf, case, signers, definition)
     return bytes(pdf.output())
 
 
@@ -322,39 +322,24 @@ def _long_table(pdf, headers, rows, widths, align, size=7.5) -> None:
     pdf.ln(2)
 
 
-def _signature_row(pdf, signers, zone: str) -> None:
-    """Examiner, coach and mentor side by side: date, role (a.n. the principal where an
-    acting official scored), room to sign, name and NIP."""
-    if pdf.get_y() > pdf.page_break_trigger - 55:
-        pdf.add_page()
-    pdf.ln(8)
-    top = pdf.get_y()
-    width = pdf.epw / len(signers)
-    bottom = top
-    for index, (role, person, sheet) in enumerate(signers):
-        x = pdf.l_margin + index * width
-        pdf.set_xy(x, top)
-
-        def line(text: str, style: str = "", size: float = 9.5) -> None:
-            pdf.font(style, size)
-            pdf.multi_cell(
-                width - 4, 5, pdf.clean(text), align="C", new_x=XPos.LEFT, new_y=YPos.NEXT
+def _signature_row(pdf, case: Case, signers, definition) -> None:
+    """Examiner, coach and mentor side by side, each dated as they submitted; whoever
+    scored for another under a decree signs as Plt./Plh./Pj. of that person's jabatan."""
+    blocks = []
+    for role, person, sheet in signers:
+        if sheet is None:
+            blocks.append(signature_block(person, role, case=case, definition=definition))
+            continue
+        day = local_day(sheet.submitted_at, case)
+        signer, delegation = sheet.evaluator, None
+        if sheet.on_behalf_of is not None:
+            delegation = acting_delegation(signer, sheet.on_behalf_of, day)
+        blocks.append(
+            signature_block(
+                signer, role, delegation=delegation, case=case, day=day, definition=definition
             )
-
-        line(_day(sheet.submitted_at, zone) if sheet is not None else " ")
-        signer = person
-        if sheet is not None and sheet.on_behalf_of is not None:
-            line(f"a.n. {sheet.on_behalf_of.name}", size=8.5)
-            signer = sheet.evaluator
-        else:
-            line(" ", size=8.5)
-        line(role_label(role), style="B")
-        pdf.set_xy(x, pdf.get_y() + 16)
-        line(signer.name if signer is not None else "……………………………", style="B")
-        nip = getattr(signer, "nip", None) if signer is not None else None
-        line(f"NIP. {nip}" if nip else "NIP. —")
-        bottom = max(bottom, pdf.get_y())
-    pdf.set_xy(pdf.l_margin, bottom)
+        )
+    draw_blocks(pdf, blocks)
 
 
 # ---------------------------------------------------------------- the cohort recap
@@ -364,8 +349,11 @@ def _signature_row(pdf, signers, zone: str) -> None:
 class RecapRow:
     number: int
     case: Case
+    ndh: int | None
     name: str
     nip: str
+    rank: str
+    position: str
     agency: str
     group: str
     title: str
@@ -389,7 +377,8 @@ class Recap:
 
 
 def cohort_recap(cohort: Cohort, with_scores: bool = False) -> Recap:
-    """One row per trainee of the cohort, sorted by name. A fixed number of queries
+    """One row per trainee of the cohort, by NDH (those without one last), then by name.
+    A fixed number of queries
     whatever the cohort's size: the cases with trainee, agency and group joined, then
     their score sheets (and, with_scores, the scores) in one IN query each."""
     sheets = selectinload(Case.score_sheets)
@@ -405,7 +394,10 @@ def cohort_recap(cohort: Cohort, with_scores: bool = False) -> Recap:
         )
     ).all()
     # Sorted here, not in SQL: SQLite and PostgreSQL collate names differently.
-    cases = sorted(cases, key=lambda c: (c.trainee.name.casefold(), c.id))
+    cases = sorted(
+        cases,
+        key=lambda c: (c.ndh is None, c.ndh or 0, c.trainee.name.casefold(), c.id),
+    )
     rubric = _cohort_rubric(cohort)
     rows = []
     for index, case in enumerate(cases, start=1):
@@ -421,8 +413,11 @@ def cohort_recap(cohort: Cohort, with_scores: bool = False) -> Recap:
             RecapRow(
                 number=index,
                 case=case,
+                ndh=case.ndh,
                 name=case.trainee.name,
                 nip=case.trainee.nip or "",
+                rank=case.trainee.rank or "",
+                position=case.trainee.position or "",
                 agency=case.trainee.agency.name if case.trainee.agency else "",
                 group=case.group.name if case.group else "",
                 title=case.title or "",
@@ -457,8 +452,10 @@ def cohort_recap(cohort: Cohort, with_scores: bool = False) -> Recap:
 
 
 def _cohort_rubric(cohort: Cohort) -> Rubric | None:
+    """The rubric of the version the cohort runs on (not the newest: a cohort on version
+    1 scores on version 1's rubric)."""
     try:
-        return registry.latest(cohort.definition_key).scoring
+        return cohort_definition(cohort).scoring
     except LookupError:
         return None
 
@@ -475,8 +472,11 @@ def _recap_headers(recap: Recap) -> list[str]:
     ]
     return [
         _("No."),
+        _("NDH"),
         _("Name"),
         _("NIP"),
+        _("Rank/grade"),
+        _("Position"),
         _("Agency"),
         _("Group"),
         _("Title"),
@@ -485,6 +485,10 @@ def _recap_headers(recap: Recap) -> list[str]:
         _("Predicate"),
         _("Result"),
     ]
+
+
+def _ndh(value: int | None) -> str:
+    return "" if value is None else str(value)
 
 
 def cohort_slug(cohort: Cohort) -> str:
@@ -524,8 +528,11 @@ def recap_pdf(cohort: Cohort) -> bytes:
     rows = [
         [
             str(r.number),
+            _ndh(r.ndh),
             r.name,
             r.nip,
+            r.rank,
+            r.position,
             r.agency,
             r.group,
             r.title,
@@ -540,8 +547,8 @@ def recap_pdf(cohort: Cohort) -> bytes:
         pdf,
         _recap_headers(recap),
         rows,
-        widths=(7, 34, 34, 29, 19, 42, *(13,) * len(roles), 13, 23, 25),
-        align=("R", *("L",) * 5, *("R",) * (len(roles) + 1), "L", "L"),
+        widths=(7, 9, 26, 36, 20, 26, 24, 14, 30, *(13,) * len(roles), 12, 20, 22),
+        align=("R", "R", *("L",) * 7, *("R",) * (len(roles) + 1), "L", "L"),
     )
     pdf.heading(_("Summary"), size=11)
     facts = [(_("Trainees"), len(recap.rows))]
@@ -566,8 +573,11 @@ def recap_xlsx(cohort: Cohort) -> bytes:
     rows = [
         [
             r.number,
+            r.ndh,
             r.name,
             r.nip,
+            r.rank,
+            r.position,
             r.agency,
             r.group,
             r.title,
@@ -580,22 +590,23 @@ def recap_xlsx(cohort: Cohort) -> bytes:
     ]
     recap_title = str(_("Recap of scores"))
     sheets = [(recap_title, _recap_headers(recap), rows)]
-    widths = {recap_title: (5, 30, 22, 30, 14, 50, *(12,) * len(roles), 10, 20, 26)}
+    widths = {recap_title: (5, 6, 30, 22, 20, 30, 30, 14, 50, *(12,) * len(roles), 10, 20, 26)}
     if recap.rubric is not None:
         lang = _lang()
         aspects = list(recap.rubric.aspects)
         aspect_title = str(_("Scores per aspect"))
         headers = [
             _("No."),
+            _("NDH"),
             _("Name"),
             _("NIP"),
             *(f"{role_label(a.role)}: {a.labels.get(lang)} ({number(a.weight)})" for a in aspects),
             _("Total"),
         ]
         aspect_rows = [
-            [r.number, r.name, r.nip, *(r.scores.get(a.key) for a in aspects), r.total]
+            [r.number, r.ndh, r.name, r.nip, *(r.scores.get(a.key) for a in aspects), r.total]
             for r in recap.rows
         ]
         sheets.append((aspect_title, headers, aspect_rows))
-        widths[aspect_title] = (5, 30, 22, *(18,) * len(aspects), 10)
+        widths[aspect_title] = (5, 6, 30, 22, *(18,) * len(aspects), 10)
     return spreadsheets.xlsx_bytes(sheets, widths=widths)
