@@ -1,4 +1,4 @@
-"""API routes of acting officials (Plt./Plh.): list, create and revoke delegations.
+"""API routes of acting officials (Plt./Plh./Pj.): list, create and revoke delegations.
 They attach to blueprints.api.bp and are described by PATHS/SCHEMAS below."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from sqlalchemy.orm import joinedload
 
 from workflow.extensions import db
 from workflow.models import Delegation, User
+from workflow.permissions import DELEGABLE
 from workflow.services import Blocked, WorkflowError
 from workflow.services import delegations as service
 
@@ -17,7 +18,18 @@ from .api import ApiError, bp, iso_utc, json_object
 
 MAX_ID = 2147483647
 DELEGATION_ID = f"<int(min=1, max={MAX_ID}):delegation_id>"
-FIELDS = {"principal_id", "delegate_id", "role", "kind", "starts_on", "ends_on", "reason"}
+FIELDS = {
+    "principal_id",
+    "delegate_id",
+    "role",
+    "kind",
+    "starts_on",
+    "ends_on",
+    "reason",
+    "sk_number",
+    "sk_date",
+}
+TEXT_FIELDS = ("role", "kind", "starts_on", "ends_on", "reason", "sk_number", "sk_date")
 
 
 def _person(user: User | None) -> dict | None:
@@ -42,6 +54,8 @@ def delegation_json(d: Delegation, me: User, today) -> dict:
         "starts_on": d.starts_on.isoformat(),
         "ends_on": d.ends_on.isoformat(),
         "reason": d.reason or "",
+        "sk_number": d.sk_number or "",
+        "sk_date": d.sk_date.isoformat() if d.sk_date else None,
         "status": service.status_of(d, today),
         "created_by": _person(db.session.get(User, d.created_by_id)),
         "created_at": iso_utc(d.created_at),
@@ -58,7 +72,7 @@ def _body() -> dict:
             not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_ID
         ):
             raise ApiError(400, _l("%(name)s must be a whole number.", name=name))
-    for name in ("role", "kind", "starts_on", "ends_on", "reason"):
+    for name in TEXT_FIELDS:
         value = body.get(name)
         if value is not None and not isinstance(value, str):
             raise ApiError(400, _l("%(name)s must be a string.", name=name))
@@ -103,6 +117,8 @@ def delegations():
             body.get("ends_on"),
             body.get("reason"),
             me,
+            sk_number=body.get("sk_number"),
+            sk_date=body.get("sk_date"),
         )
     except WorkflowError as exc:
         db.session.rollback()
@@ -139,8 +155,9 @@ _401 = openapi.UNAUTHORIZED
 SCHEMAS = {
     "Delegation": {
         "type": "object",
-        "description": "A Plt./Plh.: `delegate` acts as `principal`'s `role` from `starts_on` "
-        "to `ends_on` inclusive, in the local date of each case's institution.",
+        "description": "A Plt./Plh./Pj.: `delegate` acts as `principal`'s `role` from "
+        "`starts_on` to `ends_on` inclusive, in the local date of each case's institution, "
+        "under the decree (SK) `sk_number` of `sk_date`.",
         "required": [
             "id",
             "relation",
@@ -152,6 +169,8 @@ SCHEMAS = {
             "starts_on",
             "ends_on",
             "reason",
+            "sk_number",
+            "sk_date",
             "status",
             "created_by",
             "created_at",
@@ -167,12 +186,17 @@ SCHEMAS = {
             },
             "principal": _PERSON,
             "delegate": _PERSON,
-            "role": {"type": "string", "enum": list(Delegation.ROLES)},
-            "kind": {"type": "string", "enum": list(Delegation.KINDS)},
-            "kind_label": {"type": "string", "enum": ["Plt.", "Plh."]},
+            "role": {"type": "string", "enum": list(DELEGABLE)},
+            "kind": {"type": "string", "enum": list(service.KINDS)},
+            "kind_label": {"type": "string", "enum": list(service.KIND_ABBREVIATIONS.values())},
             "starts_on": {"type": "string", "format": "date"},
             "ends_on": {"type": "string", "format": "date"},
             "reason": {"type": "string"},
+            "sk_number": {
+                "type": "string",
+                "description": "The decree's number; may be empty for a Plh.",
+            },
+            "sk_date": {"type": "string", "format": "date", "nullable": True},
             "status": {"type": "string", "enum": ["upcoming", "active", "ended", "revoked"]},
             "created_by": {**_PERSON, "nullable": True},
             "created_at": {"type": "string", "format": "date-time"},
@@ -199,11 +223,24 @@ SCHEMAS = {
                 "person only for an organizer of a cohort where they hold the role.",
             },
             "delegate_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
-            "role": {"type": "string", "enum": list(Delegation.ROLES)},
-            "kind": {"type": "string", "enum": list(Delegation.KINDS)},
+            "role": {"type": "string", "enum": list(DELEGABLE)},
+            "kind": {"type": "string", "enum": list(service.KINDS)},
             "starts_on": {"type": "string", "format": "date"},
             "ends_on": {"type": "string", "format": "date"},
             "reason": {"type": "string", "maxLength": service.REASON_MAX, "nullable": True},
+            "sk_number": {
+                "type": "string",
+                "maxLength": service.SK_NUMBER_MAX,
+                "nullable": True,
+                "description": "The decree's number: required for a Plt. and a Pj.",
+            },
+            "sk_date": {
+                "type": "string",
+                "format": "date",
+                "nullable": True,
+                "description": "The decree's date: required for a Plt. and a Pj.; not after "
+                "`ends_on`.",
+            },
         },
     },
 }
@@ -222,8 +259,8 @@ PATHS = {
         },
         "post": {
             "operationId": "createDelegation",
-            "summary": "Let another user act as the principal's mentor or executive "
-            "(Plt./Plh.) for a date range.",
+            "summary": "Let another user act in one of the principal's roles "
+            "(Plt./Plh./Pj.) for a date range.",
             "parameters": [_LANG],
             "requestBody": {
                 "required": True,

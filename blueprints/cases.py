@@ -62,6 +62,9 @@ DATA_LABELS = {
     "trainee_attended": _l("Trainee present"),
     "notes": _l("Notes"),
     "presentation": _l("Presentation"),
+    # A mentor transfer (transfer_mentor).
+    "from_mentor": _l("Previous mentor"),
+    "to_mentor": _l("New mentor"),
 }
 # The event of a case moved to a newer version of its flow (flask aksi migrate-cases).
 MIGRATED = Labels(id="Dipindahkan ke versi baru alur", en="Moved to the new version of the flow")
@@ -76,6 +79,8 @@ HIDDEN_DATA = {
     "kind",
     "sequence",
     "rescheduled",
+    "from_mentor_id",
+    "to_mentor_id",
 }
 DATE_KEYS = {"covered_on", "report_date", "due_date", "previous_due_date"}
 TIME_KEYS = {"starts_at", "ends_at", "previous_starts_at", "previous_ends_at"}

@@ -43,16 +43,6 @@ bp = Blueprint("cohorts", __name__, url_prefix="/cohorts")
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 UPLOAD_ACCEPT = f".csv,.xlsx,text/csv,{XLSX_TYPE}"
 MEMBER_ROLES = {"organizer": _l("Organizer"), "coach": _l("Coach"), "examiner": _l("Examiner")}
-COLUMN_HELP = {
-    "peran": _l("peserta, mentor or pimpinan (executive)."),
-    "nip": _l("18 digits; spaces are ignored. Format the column as text in Excel."),
-    "nama": _l("Full name with titles."),
-    "email": _l("The invitation to set a password is sent here."),
-    "jabatan": _l("Optional."),
-    "instansi": _l("The agency's name or short name as registered."),
-    "nip_mentor": _l("For peserta rows: the mentor's NIP (a row of the file or an account)."),
-    "nip_pimpinan": _l("For peserta rows: the executive's NIP (a row of the file or an account)."),
-}
 RECENT_BATCHES = 10
 
 
@@ -278,7 +268,6 @@ def _upload_page(cohort: Cohort, error=None, status: int = 200):
             error=error,
             batches=batches,
             columns=imports.COLUMNS,
-            column_help=COLUMN_HELP,
             accept=UPLOAD_ACCEPT,
             max_bytes=limit,
             max_mb=f"{limit / 1024 / 1024:g}",

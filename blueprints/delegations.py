@@ -1,4 +1,5 @@
-"""Acting officials (Plt./Plh.): a principal or an organizer sets who acts for whom, when."""
+"""Acting officials (Plt./Plh./Pj.): a principal or an organizer sets who acts for whom,
+when, and under which decree (SK)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from sqlalchemy.orm import joinedload
 
 from workflow.extensions import db
 from workflow.models import Delegation, User
-from workflow.permissions import get_case_for
+from workflow.permissions import DELEGABLE, get_case_for
 from workflow.services import WorkflowError
 from workflow.services import delegations as service
 
@@ -29,7 +30,17 @@ bp = Blueprint("delegations", __name__, url_prefix="/delegations")
 # The printable proposal sits under /cases/ but is registered from here (see init_app).
 printing_bp = Blueprint("printing", __name__, url_prefix="/cases")
 
-FORM_FIELDS = ("principal", "delegate", "role", "kind", "starts_on", "ends_on", "reason")
+FORM_FIELDS = (
+    "principal",
+    "delegate",
+    "role",
+    "kind",
+    "starts_on",
+    "ends_on",
+    "sk_number",
+    "sk_date",
+    "reason",
+)
 
 
 def _page(*, typed: dict | None = None, errors: dict | None = None, message=None, status=200):
@@ -45,7 +56,7 @@ def _page(*, typed: dict | None = None, errors: dict | None = None, message=None
     ).all()
     # One entry per person the organizer may set a delegation for.
     organized = list({p.id: p for p, _role in service.principals_organized_by(user)}.values())
-    own_roles = [r for r in Delegation.ROLES if service.holds_role(user, r)]
+    own_roles = [r for r in DELEGABLE if service.holds_role(user, r)]
     return (
         render_template(
             "delegations/index.html",
@@ -62,7 +73,7 @@ def _page(*, typed: dict | None = None, errors: dict | None = None, message=None
             today=today,
             own_roles=own_roles,
             # An organizer may delegate either role; a principal only a role they hold.
-            role_choices=list(Delegation.ROLES) if organized else own_roles,
+            role_choices=list(DELEGABLE) if organized else own_roles,
             organized=organized,
             candidates=service.candidates_for(user),
             typed=typed or {"kind": "plh", "starts_on": today.isoformat()},
@@ -105,6 +116,8 @@ def create():
             typed["ends_on"],
             typed["reason"],
             user,
+            sk_number=typed["sk_number"],
+            sk_date=typed["sk_date"],
         )
     except WorkflowError as exc:
         db.session.rollback()

@@ -396,9 +396,11 @@ def test_the_templates_download(client, world, path, mimetype):
         header = data.decode("utf-8-sig").splitlines()[0].split(",")
     assert list(header) == [
         "peran",
+        "ndh",
         "nip",
         "nama",
         "email",
+        "pangkat_golongan",
         "jabatan",
         "instansi",
         "nip_mentor",

@@ -33,7 +33,9 @@ def body(delegate, **change) -> dict:
         "kind": "plt",
         "starts_on": day(0),
         "ends_on": day(3),
-        "reason": "SK Plt. 821/45/2026",
+        "reason": "Cuti besar",
+        "sk_number": "821/45/BKD/2026",
+        "sk_date": day(0),
         **change,
     }
 
@@ -49,6 +51,7 @@ def test_executive_creates_lists_and_revokes(client, world):
     assert d["principal"] == {"id": world.executive.id, "name": world.executive.name}
     assert d["delegate"]["name"] == "Ir. Wakil" and d["kind_label"] == "Plt."
     assert d["revoked_at"] is None
+    assert (d["sk_number"], d["sk_date"]) == ("821/45/BKD/2026", day(0))
 
     mine = client.get("/api/v1/delegations", headers=bearer(deputy)).json["items"]
     assert [(x["id"], x["relation"]) for x in mine] == [(d["id"], "received")]
@@ -74,8 +77,12 @@ def test_executive_creates_lists_and_revokes(client, world):
     [
         ({"ends_on": day(-1)}, "ends_on"),
         ({"starts_on": "not-a-date"}, "starts_on"),
-        ({"role": "coach"}, "role"),
-        ({"kind": "pj"}, "kind"),
+        ({"role": "trainee"}, "role"),
+        ({"kind": "pjs"}, "kind"),
+        ({"sk_date": day(4)}, "sk_date"),
+        ({"sk_number": ""}, "sk_number"),
+        ({"sk_date": None}, "sk_date"),
+        ({"sk_date": "kemarin"}, "sk_date"),
         ({"delegate_id": 999999}, "delegate"),
         ({"reason": "x\x00y"}, "reason"),
         ({"reason": "x" * 1001}, "reason"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from tests.factories import create_user
 from tests.test_http_helpers import act, check_markup, english, login, page_token
@@ -25,7 +25,9 @@ def form(client, **values) -> dict:
         "kind": "plt",
         "starts_on": day(0),
         "ends_on": day(3),
-        "reason": "SK 821/45",
+        "sk_number": "821/45/BKD",
+        "sk_date": day(0),
+        "reason": "Cuti besar",
     }
     data.update(values)
     return data
@@ -44,14 +46,17 @@ def test_principal_creates_and_revokes_a_delegation(client, world):
     response = client.post("/delegations", data=form(client, delegate="wakil"))
     assert response.status_code == 302
     d = db.session.query(Delegation).one()
-    assert (d.principal_id, d.delegate_id, d.kind, d.reason) == (
+    assert (d.principal_id, d.delegate_id, d.kind, d.reason, d.sk_number, d.sk_date) == (
         world.executive.id,
         deputy.id,
         "plt",
-        "SK 821/45",
+        "Cuti besar",
+        "821/45/BKD",
+        date.fromisoformat(day(0)),
     )
     html = client.get("/delegations").get_data(as_text=True)
     assert "Ir. Wakil Pejabat" in html and "Active" in html and "Plt." in html
+    assert "821/45/BKD" in html
     assert f"/delegations/{d.id}/revoke" in html
     token = page_token(client, "/delegations")
     response = client.post(f"/delegations/{d.id}/revoke", data={"csrf_token": token})
@@ -151,7 +156,16 @@ def test_delegate_sees_the_banner_acts_and_the_timeline_says_on_whose_behalf(cli
     perform(world.case, "approve", world.mentor)
     deputy = create_user(name="Ir. Wakil Pejabat")
     create_delegation(
-        world.executive, deputy, "executive", "plt", day(0), day(3), "", world.executive
+        world.executive,
+        deputy,
+        "executive",
+        "plt",
+        day(0),
+        day(3),
+        "",
+        world.executive,
+        sk_number="821/45/BKD",
+        sk_date=day(0),
     )
     english(client)
     login(client, deputy)

@@ -43,8 +43,10 @@ def delegate_for(world, principal_role="executive", kind="plt", start=0, end=5, 
         kind,
         today() + timedelta(days=start),
         today() + timedelta(days=end),
-        "SK Plt. 821/45/2026",
+        "Cuti besar",
         by or principal,
+        sk_number="821/45/BKD/2026",
+        sk_date=today(),
     )
     return d, deputy
 
@@ -72,6 +74,8 @@ def _bad(world, **change):
         "ends_on": today() + timedelta(days=3),
         "reason": "",
         "created_by": world.executive,
+        "sk_number": "800.1.3.3/45/BKPSDM/2026",
+        "sk_date": today(),
     }
     for key, value in change.items():
         args[key] = value(world) if callable(value) else value
@@ -86,8 +90,8 @@ def _inactive(world):
 
 
 REFUSALS = [
-    ("unknown role", {"role": "coach"}, Blocked, "role"),
-    ("unknown kind", {"kind": "pj"}, Blocked, "kind"),
+    ("unknown role", {"role": "trainee"}, Blocked, "role"),
+    ("unknown kind", {"kind": "pjs"}, Blocked, "kind"),
     ("no delegate", {"delegate": None}, Blocked, "delegate"),
     ("inactive delegate", {"delegate": _inactive}, Blocked, "delegate"),
     ("to oneself", {"delegate": lambda w: w.executive}, Blocked, "delegate"),
@@ -220,7 +224,16 @@ def test_holding_the_role_oneself_records_no_on_behalf_of(world):
     """The mentor is also the executive's Plt.: approving is their own role, endorsing isn't."""
     perform(world.case, "submit", world.trainee)
     create_delegation(
-        world.executive, world.mentor, "executive", "plt", today(), today(), "", world.executive
+        world.executive,
+        world.mentor,
+        "executive",
+        "plt",
+        today(),
+        today(),
+        "",
+        world.executive,
+        sk_number="821/45",
+        sk_date=today(),
     )
     assert perform(world.case, "approve", world.mentor).on_behalf_of_id is None
     endorse = perform(world.case, "endorse", world.mentor, data=ENDORSE)
@@ -229,9 +242,27 @@ def test_holding_the_role_oneself_records_no_on_behalf_of(world):
 
 def test_a_trainee_never_acts_on_their_own_case_through_a_delegation(world):
     perform(world.case, "submit", world.trainee)
-    create_delegation(
-        world.mentor, world.trainee, "mentor", "plh", today(), today(), "", world.mentor
+    # The service refuses it (the mentor's own trainee); written directly, it still gives
+    # the trainee nothing on their own case.
+    with pytest.raises(Blocked) as refused:
+        create_delegation(
+            world.mentor, world.trainee, "mentor", "plh", today(), today(), "", world.mentor
+        )
+    db.session.rollback()
+    assert set(refused.value.fields) == {"delegate"}
+    assert delegation_count() == 0
+    db.session.add(
+        Delegation(
+            principal_id=world.mentor.id,
+            delegate_id=world.trainee.id,
+            role="mentor",
+            kind="plh",
+            starts_on=today(),
+            ends_on=today(),
+            created_by_id=world.mentor.id,
+        )
     )
+    db.session.commit()
     assert roles_on_case(world.trainee, world.case) == {"trainee"}
     assert world.case not in list(db.session.scalars(cases_awaiting(world.trainee)))
     with pytest.raises(Forbidden):
@@ -351,3 +382,175 @@ def test_organizer_membership_alone_gives_no_authority_over_other_cohorts(world)
         create_delegation(
             other.mentor, world.stranger, "mentor", "plh", today(), today(), "", world.organizer
         )
+
+
+# ---------------------------------------------------------------- the decree (SK)
+
+
+SK_CASES = [
+    # (id, change, field refused or None when accepted)
+    ("Plt. with its SK", {}, None),
+    ("Pj. with its SK", {"kind": "pj"}, None),
+    ("Plh. without an SK", {"kind": "plh", "sk_number": "", "sk_date": None}, None),
+    ("Plh. with an SK", {"kind": "plh"}, None),
+    ("SK dated before the period", {"sk_date": lambda w: today() - timedelta(days=20)}, None),
+    ("SK dated on the last day", {"sk_date": lambda w: today() + timedelta(days=3)}, None),
+    ("SK after the period", {"sk_date": lambda w: today() + timedelta(days=4)}, "sk_date"),
+    (
+        "SK in the far future",
+        {
+            "ends_on": lambda w: today() + timedelta(days=300),
+            "sk_date": lambda w: today() + timedelta(days=200),
+        },
+        "sk_date",
+    ),
+    ("Plt. without an SK number", {"sk_number": ""}, "sk_number"),
+    ("Plt. without an SK date", {"sk_date": None}, "sk_date"),
+    ("Pj. without an SK number", {"kind": "pj", "sk_number": "  "}, "sk_number"),
+    ("Pj. without an SK date", {"kind": "pj", "sk_date": ""}, "sk_date"),
+    ("SK date not a date", {"kind": "plh", "sk_date": "1/12/2026"}, "sk_date"),
+    ("SK number too long", {"sk_number": "8" * 101}, "sk_number"),
+    ("SK number with a NUL", {"sk_number": "800\x00/1"}, "sk_number"),
+]
+
+
+@pytest.mark.parametrize("change, field", [c[1:] for c in SK_CASES], ids=[c[0] for c in SK_CASES])
+def test_the_decree_of_a_delegation(world, change, field):
+    before = delegation_count()
+    if field is None:
+        d = create_delegation(**_bad(world, **change))
+        assert delegation_count() == before + 1
+        assert d.kind == change.get("kind", "plt")
+        return
+    with pytest.raises(Blocked) as caught:
+        create_delegation(**_bad(world, **change))
+    db.session.rollback()
+    assert delegation_count() == before
+    assert set(caught.value.fields) == {field}, caught.value.fields
+
+
+def test_the_sk_is_stored_as_given(world):
+    d = create_delegation(
+        **_bad(world, kind="pj", sk_number=" 100.2.1.3/ 45 /2026 ", sk_date=today().isoformat())
+    )
+    assert (d.kind, d.sk_number, d.sk_date) == ("pj", "100.2.1.3/ 45 /2026", today())
+
+
+# ---------------------------------------------------------------- who may act for whom
+
+
+def test_a_principal_cannot_make_their_own_trainee_their_acting_official(world):
+    cases = [
+        ("mentor", world.mentor),
+        ("executive", world.executive),
+        ("coach", world.coach),
+        ("examiner", world.examiner),
+        ("organizer", world.organizer),
+    ]
+    for role, principal in cases:
+        with pytest.raises(Blocked) as caught:
+            create_delegation(
+                **_bad(
+                    world,
+                    principal=principal,
+                    created_by=principal,
+                    role=role,
+                    delegate=world.trainee,
+                )
+            )
+        db.session.rollback()
+        assert set(caught.value.fields) == {"delegate"}, role
+        assert world.trainee.name in caught.value.fields["delegate"]
+    assert delegation_count() == 0
+    # Another cohort's trainee is not theirs: that one may.
+    other = factories.World()
+    create_delegation(**_bad(world, delegate=other.trainee))
+    assert delegation_count() == 1
+
+
+def _acting(world, role, kind="plh"):
+    principal = world.by_role(role)
+    deputy = create_user(name=f"Plh. {role}")
+    create_delegation(
+        **_bad(
+            world,
+            principal=principal,
+            created_by=principal,
+            role=role,
+            kind=kind,
+            delegate=deputy,
+        )
+    )
+    return deputy
+
+
+def test_an_acting_coach_approves_a_v2_proposal_on_behalf_of_the_coach(app):
+    world = factories.World(version=None)
+    perform(world.case, "submit", world.trainee)
+    deputy = _acting(world, "coach")
+    assert roles_on_case(deputy, world.case) == {"coach"}
+    assert get_case_for(deputy, world.case.id) is world.case
+    assert list(db.session.scalars(cases_awaiting(deputy))) == [world.case]
+    event = perform(world.case, "approve", deputy, comment="Layak diseminarkan.")
+    assert event.actor_id == deputy.id and event.on_behalf_of_id == world.coach.id
+    assert event.data["approved_as"] == ["coach"]
+    assert world.case.state == "proposal_review"
+    perform(world.case, "approve", world.mentor)
+    assert world.case.state == "seminar_proposal"
+
+
+def test_an_acting_cohort_coach_acts_on_every_case_of_the_cohort(app):
+    world = factories.World(version=None)
+    cohort_coach = create_user()
+    db.session.add(CohortMember(cohort=world.cohort, user=cohort_coach, role="coach"))
+    db.session.commit()
+    deputy = create_user()
+    create_delegation(
+        **_bad(
+            world, principal=cohort_coach, created_by=cohort_coach, role="coach", delegate=deputy
+        )
+    )
+    perform(world.case, "submit", world.trainee)
+    event = perform(world.case, "approve", deputy)
+    assert event.on_behalf_of_id == cohort_coach.id
+
+
+def test_an_acting_examiner_returns_the_report_on_behalf_of_the_examiner(world):
+    world.case.state = "evaluation"  # set directly: only the state matters here
+    db.session.commit()
+    deputy = _acting(world, "examiner", kind="plt")
+    assert list(db.session.scalars(cases_awaiting(deputy))) == [world.case]
+    event = perform(world.case, "return_report", deputy, comment="Lengkapi bukti.")
+    assert event.on_behalf_of_id == world.examiner.id
+    assert world.case.state == "implementation"
+
+
+def test_an_acting_organizer_defers_on_behalf_of_the_organizer(world):
+    world.case.state = "evaluation"
+    db.session.commit()
+    deputy = _acting(world, "organizer", kind="pj")
+    assert roles_on_case(deputy, world.case) == {"organizer"}
+    assert set(db.session.scalars(cases_visible_to(deputy))) == {world.case}
+    event = perform(world.case, "defer", deputy, comment="Sakit.")
+    assert event.on_behalf_of_id == world.organizer.id
+    assert world.case.state == "deferred"
+    # The coach's deputy is nobody's organizer: a different role, no authority.
+    coach_deputy = _acting(world, "coach")
+    with pytest.raises(Forbidden):
+        perform(world.case, "resume", coach_deputy)
+
+
+def test_acting_for_any_role_costs_one_query(world):
+    """roles_on_case() asks the delegations once, however many roles it looks for."""
+    from tests.test_http_home import counting_statements
+
+    deputy = _acting(world, "examiner")
+    db.session.expire_all()
+    case = db.session.get(type(world.case), world.case.id)
+    _ = case.group, case.cohort  # loaded as the case page has them
+    for user, expected in ((deputy, {"examiner"}), (world.stranger, set())):
+        user = db.session.get(type(user), user.id)
+        with counting_statements() as statements:
+            assert roles_on_case(user, case) == expected
+        delegation_reads = [s for s in statements if "delegations" in s]
+        assert len(delegation_reads) == 1, statements

@@ -16,7 +16,7 @@ from werkzeug.datastructures import FileStorage
 from tests import factories
 from workflow.extensions import db
 from workflow.models import Agency, Case, ImportBatch, OneTimeToken, User
-from workflow.services import Blocked, imports, start_case
+from workflow.services import Blocked, imports, people, start_case
 from workflow.services.imports import KEYS, ImportRefused
 
 MENTOR_NIP = "197805122005011003"
@@ -26,17 +26,21 @@ AGENCY = "DPMD Kutai Kartanegara"
 
 
 def row(role="peserta", nip=TRAINEE_NIP, name="Rina Wulandari", email=None, **extra):
+    """A row of the list, its keys in the template's column order."""
     values = {
         "peran": role,
+        "ndh": "",
         "nip": nip,
         "nama": name,
-        "email": email or f"{nip[-6:]}@example.go.id",
+        "email": email or f"{nip[-10:]}@example.go.id",
+        "pangkat_golongan": "Penata, III/c",
         "jabatan": "Kepala Seksi",
         "instansi": AGENCY,
         "nip_mentor": MENTOR_NIP if role == "peserta" else "",
         "nip_pimpinan": EXEC_NIP if role == "peserta" else "",
     }
     values.update(extra)
+    assert list(values) == list(KEYS)
     return values
 
 
@@ -49,7 +53,8 @@ def base_rows() -> list[dict]:
 
 
 def trainee(i: int, **extra) -> dict:
-    return row("peserta", f"1990010120150{i:05d}", f"Peserta {i}", **extra)
+    # A plausible NIP per i: born 1 Jan 1990, appointed January 2010 + i // 1000, male.
+    return row("peserta", f"19900101{2010 + i // 1000}011{i % 1000:03d}", f"Peserta {i}", **extra)
 
 
 def csv_of(rows, header=KEYS, delimiter=",", bom=False) -> bytes:
@@ -151,7 +156,7 @@ BAD_FILES = [
     ("utf-16", "peran,nip\n".encode("utf-16"), "a.csv", imports.NOT_UTF8),
     (
         "unknown columns",
-        csv_of([["x"] * 10], header=(*KEYS, "umur", "Golongan")),
+        csv_of([["x"] * 12], header=(*KEYS, "umur", "Hobi")),
         "a.csv",
         imports.UNKNOWN_COLUMNS,
     ),
@@ -163,7 +168,7 @@ BAD_FILES = [
     ),
     (
         "column twice",
-        csv_of([["x"] * 9], header=(*KEYS, "Nama")),
+        csv_of([["x"] * 11], header=(*KEYS, "Nama")),
         "a.csv",
         imports.DUPLICATE_COLUMNS,
     ),
@@ -197,12 +202,14 @@ def test_every_refused_file_stores_nothing(setup):
 
 def test_unknown_and_missing_columns_are_named(setup):
     with pytest.raises(ImportRefused) as refused:
-        imports.parse(csv_of([["x"] * 10], header=(*KEYS, "umur", "Golongan")))
-    assert "umur, Golongan" in str(refused.value.message)
+        imports.parse(csv_of([["x"] * 12], header=(*KEYS, "umur", "Hobi")))
+    assert "umur, Hobi" in str(refused.value.message)
     with pytest.raises(ImportRefused) as refused:
         imports.parse(csv_of([["peserta", "1", "A"]], header=("peran", "nip", "nama")))
     assert "email, instansi, nip_mentor, nip_pimpinan" in str(refused.value.message)
-    assert "jabatan" not in str(refused.value.message).split(".")[0]  # optional column
+    first = str(refused.value.message).split(".")[0]
+    for optional in ("jabatan", "ndh", "pangkat_golongan"):
+        assert optional not in first
 
 
 def test_a_file_above_the_upload_limit_is_refused(setup, app):
@@ -242,6 +249,10 @@ def _in_cohort(world, r):
     start_case(world.cohort, _existing(r["nip"], r["email"]))
 
 
+def _ndh_7_taken(world, r):
+    world.case.ndh = 7
+
+
 BAD_ROWS = [
     # (id, change to a trainee row (from the row), setup before upload, column, message)
     ("name missing", lambda r: {"nama": ""}, None, "nama", imports.REQUIRED),
@@ -256,8 +267,65 @@ BAD_ROWS = [
     ),
     ("agency missing", lambda r: {"instansi": ""}, None, "instansi", imports.REQUIRED),
     ("NIP 17 digits", lambda r: {"nip": r["nip"][:-1]}, None, "nip", imports.BAD_NIP),
-    ("NIP with letters", lambda r: {"nip": r["nip"][:-1] + "X"}, None, "nip", imports.BAD_NIP),
-    ("NIP missing", lambda r: {"nip": ""}, None, "nip", imports.REQUIRED),
+    (
+        "NIP with letters",
+        lambda r: {"nip": r["nip"][:-1] + "X"},
+        None,
+        "nip",
+        people.NIP_CHARACTERS,
+    ),
+    (
+        "NIP bad birth date",
+        lambda r: {"nip": "19900231" + r["nip"][8:]},
+        None,
+        "nip",
+        people.NIP_BIRTH,
+    ),
+    (
+        "NIP bad month",
+        lambda r: {"nip": r["nip"][:12] + "13" + r["nip"][14:]},
+        None,
+        "nip",
+        people.NIP_APPOINTMENT,
+    ),
+    (
+        "NIP sex digit",
+        lambda r: {"nip": r["nip"][:14] + "3" + r["nip"][15:]},
+        None,
+        "nip",
+        people.NIP_SEX,
+    ),
+    ("NDH zero", lambda r: {"ndh": "0"}, None, "ndh", imports.BAD_NDH),
+    ("NDH not a number", lambda r: {"ndh": "3a"}, None, "ndh", imports.BAD_NDH),
+    ("NDH taken in the cohort", lambda r: {"ndh": "7"}, _ndh_7_taken, "ndh", imports.NDH_TAKEN),
+    (
+        "rank free text",
+        lambda r: {"pangkat_golongan": "golongan tiga"},
+        None,
+        "pangkat_golongan",
+        people.RANK_UNKNOWN,
+    ),
+    (
+        "rank and grade disagree",
+        lambda r: {"pangkat_golongan": "Pembina, III/a"},
+        None,
+        "pangkat_golongan",
+        people.RANK_MISMATCH,
+    ),
+    (
+        "mentor by an unknown e-mail",
+        lambda r: {"nip_mentor": "tidak.ada@example.go.id"},
+        None,
+        "nip_mentor",
+        imports.UNKNOWN_MENTOR,
+    ),
+    (
+        "mentor neither NIP nor e-mail",
+        lambda r: {"nip_mentor": "Pak Budi"},
+        None,
+        "nip_mentor",
+        imports.BAD_REF,
+    ),
     ("e-mail malformed", lambda r: {"email": "rina@"}, None, "email", imports.BAD_EMAIL),
     ("e-mail missing", lambda r: {"email": ""}, None, "email", imports.REQUIRED),
     (
@@ -306,7 +374,8 @@ def test_each_bad_row_is_marked_beside_its_cell_and_imports_nothing(setup):
         # Only that cell of that row.
         assert set(bad["errors"]) == {column}, (label, bad["errors"])
         assert fragment(message) in bad["errors"][column], label
-    assert imports.counts(batch.rows) == {"total": 25, "ok": 3, "errors": 22}
+    n = len(BAD_ROWS)
+    assert imports.counts(batch.rows) == {"total": 3 + n, "ok": 3, "errors": n}
     users, cases, batches = counts()
     assert (users, cases, batches) == (before[0], before[1], before[2] + 1)
     # Without "skip the rows with errors" the confirmation imports nothing.
@@ -318,7 +387,7 @@ def test_each_bad_row_is_marked_beside_its_cell_and_imports_nothing(setup):
     assert db.session.get(ImportBatch, batch.id).imported_at is None
     # With it, exactly the three good rows.
     summary = imports.confirm(batch, setup.organizer, skip_errors=True)
-    assert (summary["created"], summary["cases"], summary["skipped"]) == (3, 1, 22)
+    assert (summary["created"], summary["cases"], summary["skipped"]) == (3, 1, n)
     assert counts()[:2] == (users + 3, cases + 1)
 
 
@@ -497,16 +566,18 @@ def test_a_taken_username_gets_a_suffix(setup):
 def test_csv_with_semicolons_bom_aliases_and_spaced_nips(setup):
     header = (
         "Role",
+        "No. Absen",
         "NIP",
         "Nama Lengkap",
         "E-mail",
+        "Pangkat / Golongan",
         "Jabatan",
         "Instansi",
         "NIP Mentor",
         "Nip_Pimpinan",
     )
     rows = [[r[k] for k in KEYS] for r in base_rows()]
-    rows[2][1] = "19850620 201001 2 015"  # how NIPs are often written
+    rows[2][2] = "19850620 201001 2 015"  # how NIPs are often written
     data = csv_of(rows, header=header, delimiter=";", bom=True)
     batch = imports.create_batch(setup.cohort, setup.organizer, upload(data, "daftar.csv"))
     assert imports.counts(batch.rows) == {"total": 3, "ok": 3, "errors": 0}
@@ -529,9 +600,9 @@ def test_xlsx_first_sheet_with_numbers_and_a_formula(setup):
     ws.append(list(KEYS))
     for r in rows:
         ws.append([r[k] for k in KEYS])
-    ws.append(["", "", "", "", "", "", "", ""])  # trailing empty row: ignored
-    ws["C5"] = '=CONCAT("A","B")'  # a real formula in the name of trainee 1
-    ws["B6"] = 199001012015000002  # typed as a number: a spreadsheet keeps 15 digits
+    ws.append([""] * len(KEYS))  # trailing empty row: ignored
+    ws["D5"] = '=CONCAT("A","B")'  # a real formula in the name of trainee 1
+    ws["C6"] = 199001012010011002  # typed as a number: a spreadsheet keeps 15 digits
     other = wb.create_sheet("lain")
     other.append(["not", "read"])
     out = io.BytesIO()
@@ -625,8 +696,142 @@ def test_a_workbook_that_unpacks_to_too_much_is_refused():
 
 
 def test_an_overlong_cell_is_stored_cut_and_flagged():
-    rows = imports.parse(
-        xlsx_of([["peserta", "1" * 18, "A" * 50_000, "ani@example.go.id", "", "X", "", ""]]),
-        "panjang.xlsx",
-    )
+    long_name = {"peran": "peserta", "nama": "A" * 50_000, "email": "ani@example.go.id"}
+    rows = imports.parse(xlsx_of([long_name]), "panjang.xlsx")
     assert len(rows[0]["values"]["nama"]) == imports.TEXT_MAX + 1
+
+
+# ---------------------------------------------------------------- NDH, pangkat/golongan, no NIP
+
+
+@pytest.mark.parametrize(
+    ("maker", "name"), [(csv_of, "peserta.csv"), (xlsx_of, "peserta.xlsx")], ids=["csv", "xlsx"]
+)
+def test_ndh_rank_and_position_are_stored(setup, maker, name):
+    rows = base_rows()
+    rows[2].update(ndh="12", pangkat_golongan="iii/a", jabatan="Kepala Sub Bagian Umum")
+    rows[0].update(pangkat_golongan="Pembina Tk. I (IV/b)")
+    if maker is xlsx_of:
+        rows[2]["ndh"] = 12  # typed as a number in the workbook
+    batch = batch_of(setup, rows, maker=maker, name=name)
+    assert imports.counts(batch.rows)["errors"] == 0, batch.rows
+    # The preview shows what will be stored.
+    assert batch.rows[2]["values"]["pangkat_golongan"] == "Penata Muda, III/a"
+    assert batch.rows[0]["values"]["pangkat_golongan"] == "Pembina Tingkat I, IV/b"
+    imports.confirm(batch, setup.organizer)
+    rina = db.session.scalar(select(User).where(User.nip == TRAINEE_NIP))
+    assert (rina.rank, rina.position) == ("Penata Muda, III/a", "Kepala Sub Bagian Umum")
+    case = db.session.scalar(select(Case).where(Case.trainee_id == rina.id))
+    assert case.ndh == 12
+    budi = db.session.scalar(select(User).where(User.nip == MENTOR_NIP))
+    assert budi.rank == "Pembina Tingkat I, IV/b"
+
+
+def test_a_duplicate_ndh_is_marked_on_both_rows_and_ignored_for_other_roles(setup):
+    rows = base_rows() + [trainee(1, ndh="5"), trainee(2, ndh="05")]
+    rows[2]["ndh"] = "5"
+    rows[0]["ndh"] = "5"  # a mentor has no NDH: the column is not read for them
+    batch = batch_of(setup, rows)
+    by_line = {r["line"]: r["errors"] for r in batch.rows}
+    assert by_line[2] == {}
+    assert by_line[4] == {"ndh": str(imports.DUPLICATE_NDH) % {"line": 5}}
+    assert by_line[5] == {"ndh": str(imports.DUPLICATE_NDH) % {"line": 4}}
+    assert by_line[6] == {"ndh": str(imports.DUPLICATE_NDH) % {"line": 4}}
+    before = counts()
+    with pytest.raises(Blocked):
+        imports.confirm(batch, setup.organizer)
+    db.session.rollback()
+    assert counts() == before
+
+
+def test_rows_without_a_nip_are_people_by_their_e_mail_address(setup):
+    """A kepala daerah (no NIP) as executive, named by e-mail; a non-ASN trainee."""
+    rows = [
+        row("mentor", MENTOR_NIP, "Budi Santoso"),
+        row(
+            "pimpinan",
+            "",
+            "Drs. H. Bupati Terpilih",
+            email="bupati@kukarkab.go.id",
+            pangkat_golongan="",
+            jabatan="Bupati Kutai Kartanegara",
+        ),
+        row(
+            "peserta",
+            "",
+            "Andi Non-ASN",
+            email="Andi.Pratama@example.id",
+            pangkat_golongan="",
+            ndh="3",
+            nip_pimpinan="BUPATI@kukarkab.go.id",
+        ),
+    ]
+    batch = batch_of(setup, rows)
+    assert imports.counts(batch.rows) == {"total": 3, "ok": 3, "errors": 0}, batch.rows
+    summary = imports.confirm(batch, setup.organizer)
+    assert (summary["created"], summary["cases"]) == (3, 1)
+    andi = db.session.scalar(select(User).where(User.email == "andi.pratama@example.id"))
+    bupati = db.session.scalar(select(User).where(User.email == "bupati@kukarkab.go.id"))
+    assert andi.nip is None and bupati.nip is None
+    assert andi.username == "andi.pratama" and bupati.username == "bupati"
+    case = db.session.scalar(select(Case).where(Case.trainee_id == andi.id))
+    assert case.executive_id == bupati.id and case.ndh == 3
+    assert case.mentor.nip == MENTOR_NIP
+    # The same list again: the same people, by e-mail; the trainee is already in.
+    again = batch_of(setup, rows)
+    assert [r.get("account") for r in again.rows[:2]] == ["existing", "existing"]
+    assert again.rows[2]["errors"] == {
+        "email": str(imports.ALREADY_IN_COHORT),
+        "ndh": str(imports.NDH_TAKEN),
+    }
+
+
+def test_an_account_without_a_nip_is_matched_by_e_mail_and_completed(setup):
+    budi = _existing(None, "budi@example.test", position="")
+    db.session.commit()
+    rows = base_rows()
+    rows[0].update(email="Budi@example.test", pangkat_golongan="IV/a", jabatan="Kabid")
+    batch = batch_of(setup, rows)
+    assert batch.rows[0]["account"] == "existing" and batch.rows[0]["user_id"] == budi.id
+    imports.confirm(batch, setup.organizer)
+    db.session.refresh(budi)
+    assert (budi.nip, budi.rank, budi.position) == (MENTOR_NIP, "Pembina, IV/a", "Kabid")
+
+
+def test_a_batch_stored_before_the_new_columns_still_imports(setup):
+    batch = batch_of(setup, base_rows())
+    batch.rows = [
+        dict(
+            r, values={k: v for k, v in r["values"].items() if k not in ("ndh", "pangkat_golongan")}
+        )
+        for r in batch.rows
+    ]
+    db.session.commit()
+    summary = imports.confirm(db.session.get(ImportBatch, batch.id), setup.organizer)
+    assert summary["cases"] == 1
+
+
+def test_the_preview_shows_the_new_columns_and_their_errors(client, setup):
+    from tests.test_http_helpers import check_markup, english, login, page_token
+
+    rows = base_rows() + [trainee(1, ndh="x", pangkat_golongan="golongan tiga")]
+    rows[2].update(ndh="4", pangkat_golongan="III/a")
+    english(client)
+    login(client, setup.organizer)
+    c = setup.cohort.id
+    token = page_token(client, f"/cohorts/{c}/import")
+    page = client.get(f"/cohorts/{c}/import").get_data(as_text=True)
+    assert "<code>ndh</code>" in page and "<code>pangkat_golongan</code>" in page
+    assert "Penata Muda, III/a" in page  # the column's help says the form expected
+    response = client.post(
+        f"/cohorts/{c}/import",
+        data={"csrf_token": token, "file": (io.BytesIO(csv_of(rows)), "a.csv")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    check_markup(html)
+    assert ">ndh</th>" in html and ">pangkat_golongan</th>" in html
+    assert "Penata Muda, III/a" in html
+    assert 'data-error="ndh"' in html and "NDH is a whole number" in html
+    assert 'data-error="pangkat_golongan"' in html and "Unknown rank" in html

@@ -13,8 +13,9 @@ from .models import Case, Cohort, CohortMember, Delegation, Group, Institution, 
 from .models._base import utcnow
 from .models.people import ZONE_LABELS
 
-# Roles another user may hold for a while as Plt./Plh. (acting official).
-DELEGABLE = Delegation.ROLES
+# Roles another user may hold for a while as Plt./Plh./Pj. (acting official): every role
+# that acts on a case but the trainee's own.
+DELEGABLE = ("mentor", "executive", "coach", "examiner", "organizer")
 DEFAULT_ZONE = "Asia/Jakarta"
 
 
@@ -40,13 +41,33 @@ def _principals_active_on(delegate_id: int, role: str, day: date):
     )
 
 
+def held_by(role: str, principals) -> object:
+    """SQL condition on Case: one of `principals` (ids: a subquery or a list) holds `role` on
+    the case in their own right (the group's coach or examiner, or a cohort-wide one)."""
+    if role == "mentor":
+        return Case.mentor_id.in_(principals)
+    if role == "executive":
+        return Case.executive_id.in_(principals)
+    members = select(CohortMember.cohort_id).where(
+        CohortMember.role == role, CohortMember.user_id.in_(principals)
+    )
+    if role in ("coach", "examiner"):
+        column = Group.coach_id if role == "coach" else Group.examiner_id
+        return or_(
+            Case.group_id.in_(select(Group.id).where(column.in_(principals))),
+            Case.cohort_id.in_(members),
+        )
+    if role == "organizer":
+        return Case.cohort_id.in_(members)
+    raise ValueError(role)
+
+
 def _delegated_clause(user: User, role: str, now: datetime | None = None):
-    """SQL condition: `user` acts for the case's mentor/executive today, in the local date
-    of the case's institution. Today is computed for Indonesia's three zones (WIB, WITA,
-    WIT); when they all agree (22 hours a day) no join is needed. An institution in any
-    other zone is compared with the date in Asia/Jakarta here; roles_on_case(), which
+    """SQL condition: `user` acts for one who holds `role` on the case, today in the local
+    date of the case's institution. Today is computed for Indonesia's three zones (WIB,
+    WITA, WIT); when they all agree (22 hours a day) no join is needed. An institution in
+    any other zone is compared with the date in Asia/Jakarta here; roles_on_case(), which
     perform() relies on, re-checks with the institution's own zone."""
-    column = Case.mentor_id if role == "mentor" else Case.executive_id
     # Never on one's own case: a trainee acting for their mentor would approve themselves.
     not_own = Case.trainee_id != user.id
     by_day: dict[date, list[str]] = {}
@@ -54,7 +75,7 @@ def _delegated_clause(user: User, role: str, now: datetime | None = None):
         by_day.setdefault(_local_today(zone, now), []).append(zone)
     if len(by_day) == 1:
         (day,) = by_day
-        return and_(not_own, column.in_(_principals_active_on(user.id, role, day)))
+        return and_(not_own, held_by(role, _principals_active_on(user.id, role, day)))
     fallback = _local_today(DEFAULT_ZONE, now)
     clauses = []
     for day, zones in by_day.items():
@@ -70,7 +91,7 @@ def _delegated_clause(user: User, role: str, now: datetime | None = None):
         clauses.append(
             and_(
                 Case.cohort_id.in_(cohorts),
-                column.in_(_principals_active_on(user.id, role, day)),
+                held_by(role, _principals_active_on(user.id, role, day)),
             )
         )
     return and_(not_own, or_(*clauses))
@@ -78,7 +99,7 @@ def _delegated_clause(user: User, role: str, now: datetime | None = None):
 
 def role_conditions(user: User, role: str) -> list:
     """SQL conditions, any of which makes `user` hold `role` on the case row: in their own
-    right or as the acting official (Plt./Plh.) of the case's mentor or executive today.
+    right or as the acting official (Plt./Plh./Pj.) today of one who holds it.
     Kept apart so an EXISTS per condition can use its own index (an OR of them makes
     SQLite scan every case)."""
     uid = user.id
@@ -93,9 +114,10 @@ def role_conditions(user: User, role: str) -> list:
         return [
             Case.group_id.in_(select(Group.id).where(column == uid)),
             Case.cohort_id.in_(_organizer_cohorts(uid, role)),
+            _delegated_clause(user, role),
         ]
     if role == "organizer":
-        return [Case.cohort_id.in_(_organizer_cohorts(uid))]
+        return [Case.cohort_id.in_(_organizer_cohorts(uid)), _delegated_clause(user, role)]
     raise ValueError(role)
 
 
@@ -197,34 +219,52 @@ def case_zone(case: Case) -> str:
     return DEFAULT_ZONE
 
 
+def _principal_terms(case: Case, roles: set[str]) -> list:
+    """SQL conditions on Delegation: its principal holds its role on `case` in their own
+    right. Subqueries rather than lookups, so acting_for() stays one query whatever roles."""
+    terms = []
+    for role, pid in (("mentor", case.mentor_id), ("executive", case.executive_id)):
+        if role in roles and pid is not None:
+            terms.append(and_(Delegation.role == role, Delegation.principal_id == pid))
+    for role in ("coach", "examiner", "organizer"):
+        if role not in roles:
+            continue
+        members = select(CohortMember.user_id).where(
+            CohortMember.cohort_id == case.cohort_id, CohortMember.role == role
+        )
+        held = [Delegation.principal_id.in_(members)]
+        if role != "organizer" and case.group_id is not None:
+            column = Group.coach_id if role == "coach" else Group.examiner_id
+            held.append(
+                Delegation.principal_id.in_(select(column).where(Group.id == case.group_id))
+            )
+        terms.append(and_(Delegation.role == role, or_(*held)))
+    return terms
+
+
 def acting_for(user: User, case: Case, roles: set[str], on: date | None = None) -> dict[str, int]:
     """{role: principal id} for each of `roles` that `user` holds on `case` through a
-    delegation active on `on` (default: today in the case's institution's zone)."""
+    delegation active on `on` (default: today in the case's institution's zone). One query."""
     from .extensions import db
 
-    principals = {
-        role: pid
-        for role, pid in (("mentor", case.mentor_id), ("executive", case.executive_id))
-        if role in roles and pid is not None and pid != user.id
-    }
-    if not principals or case.trainee_id == user.id:
+    terms = _principal_terms(case, set(roles) & set(DELEGABLE))
+    if not terms or case.trainee_id == user.id:
         return {}
     day = on or _local_today(case_zone(case))
     rows = db.session.execute(
-        select(Delegation.role, Delegation.principal_id).where(
+        select(Delegation.role, Delegation.principal_id)
+        .where(
             Delegation.delegate_id == user.id,
+            Delegation.principal_id != user.id,
             Delegation.revoked_at.is_(None),
             Delegation.starts_on <= day,
             Delegation.ends_on >= day,
-            or_(
-                *[
-                    and_(Delegation.role == role, Delegation.principal_id == pid)
-                    for role, pid in principals.items()
-                ]
-            ),
+            or_(*terms),
         )
+        .order_by(Delegation.id.desc())
     ).all()
-    return {row.role: row.principal_id for row in rows}
+    # Of two delegations in one role (the group's coach and a cohort coach), the newest.
+    return {row.role: row.principal_id for row in reversed(rows)}
 
 
 def _own_roles(user: User | None, case: Case, among: set[str] | None = None) -> set[str]:

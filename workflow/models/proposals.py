@@ -54,7 +54,7 @@ class Delegation(db.Model):
     __tablename__ = "delegations"
     __table_args__ = (Index("ix_delegations_delegate", "delegate_id", "starts_on", "ends_on"),)
     KINDS = ("plt", "plh", "pj")
-    ROLES = ("mentor", "executive")
+    ROLES = ("mentor", "executive", "coach", "examiner", "organizer")
     id: Mapped[int] = mapped_column(primary_key=True)
     principal_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     delegate_id: Mapped[int] = mapped_column(ForeignKey("users.id"))

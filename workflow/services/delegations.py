@@ -1,27 +1,39 @@
-"""Acting officials (Plt./Plh.): a mentor or executive lends their authority to another
-user for a date range. permissions.py grants the role; perform() records on_behalf_of."""
+"""Acting officials (Plt./Plh./Pj.): one who acts on cases (mentor, executive, coach,
+examiner, organizer) lends their authority to another user for a date range, by a decree
+(SK) with its number and date. permissions.py grants the role; perform() records
+on_behalf_of."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, exists, or_, select
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
-from ..models import Case, CohortMember, Delegation, User
+from ..models import Case, CohortMember, Delegation, Group, User
 from ..models._base import utcnow
-from ..permissions import DEFAULT_ZONE, case_zone
+from ..permissions import DEFAULT_ZONE, DELEGABLE, case_zone, held_by
 from ..permissions import ROLE_LABELS as CASE_ROLE_LABELS
 from .calendar import local_date
 from .errors import Blocked, Forbidden, NotAvailable
 
-KIND_LABELS = {"plt": _l("Plt. (acting official)"), "plh": _l("Plh. (daily acting official)")}
-KIND_ABBREVIATIONS = {"plt": "Plt.", "plh": "Plh."}
-ROLE_LABELS = {role: CASE_ROLE_LABELS[role] for role in ("mentor", "executive")}
+KINDS = ("plt", "plh", "pj")
+KIND_LABELS = {
+    "plt": _l("Plt. (acting official)"),
+    "plh": _l("Plh. (daily acting official)"),
+    "pj": _l("Pj. (interim official)"),
+}
+KIND_ABBREVIATIONS = {"plt": "Plt.", "plh": "Plh.", "pj": "Pj."}
+# A Plt. or a Pj. is appointed by a decree; a Plh. often by a letter of assignment only.
+SK_REQUIRED = ("plt", "pj")
+ROLE_LABELS = {role: CASE_ROLE_LABELS[role] for role in DELEGABLE}
 REASON_MAX = 1000
+SK_NUMBER_MAX = 100
 MAX_DAYS = 366
+# A decree is dated when signed: one dated more than this after today is a typing error.
+SK_AHEAD_DAYS = 31
 
 INVALID = _l("Some fields need your attention.")
 
@@ -36,38 +48,55 @@ def today_for(user: User | None) -> date:
     return local_date(utcnow(), zone_of(user))
 
 
-def _role_column(role: str):
-    return Case.mentor_id if role == "mentor" else Case.executive_id
+def _holders(role: str, cohorts) -> list:
+    """Subqueries of the ids of those who hold `role` in their own right in `cohorts` (a
+    subquery of cohort ids): on a case, in a group, or cohort-wide."""
+    if role in ("mentor", "executive"):
+        column = Case.mentor_id if role == "mentor" else Case.executive_id
+        return [select(column).where(Case.cohort_id.in_(cohorts))]
+    members = select(CohortMember.user_id).where(
+        CohortMember.cohort_id.in_(cohorts), CohortMember.role == role
+    )
+    if role in ("coach", "examiner"):
+        column = Group.coach_id if role == "coach" else Group.examiner_id
+        return [select(column).where(Group.cohort_id.in_(cohorts)), members]
+    return [members]
+
+
+def _organized_cohorts(organizer: User):
+    return select(CohortMember.cohort_id).where(
+        CohortMember.user_id == organizer.id, CohortMember.role == "organizer"
+    )
 
 
 def holds_role(user: User, role: str) -> bool:
-    """The user is the mentor or executive of at least one case in their own right."""
-    return bool(db.session.scalar(select(exists().where(_role_column(role) == user.id))))
+    """The user holds `role` in their own right somewhere: on a case (mentor, executive),
+    in a group (coach, examiner) or as a cohort's member (coach, examiner, organizer)."""
+    if role in ("mentor", "executive"):
+        column = Case.mentor_id if role == "mentor" else Case.executive_id
+        return bool(db.session.scalar(select(exists().where(column == user.id))))
+    member = exists().where(CohortMember.user_id == user.id, CohortMember.role == role)
+    if role in ("coach", "examiner"):
+        column = Group.coach_id if role == "coach" else Group.examiner_id
+        member = or_(member, exists().where(column == user.id))
+    return bool(db.session.scalar(select(member)))
 
 
 def organizes_principal(organizer: User, principal: User, role: str) -> bool:
-    """`organizer` runs a cohort in which `principal` is `role` of some case."""
-    cohorts = select(CohortMember.cohort_id).where(
-        CohortMember.user_id == organizer.id, CohortMember.role == "organizer"
-    )
-    return bool(
-        db.session.scalar(
-            select(exists().where(Case.cohort_id.in_(cohorts), _role_column(role) == principal.id))
-        )
-    )
+    """`organizer` runs a cohort in which `principal` holds `role`."""
+    cohorts = _organized_cohorts(organizer)
+    held = or_(*[User.id.in_(q) for q in _holders(role, cohorts)])
+    return bool(db.session.scalar(select(exists().where(User.id == principal.id, held))))
 
 
 def principals_organized_by(organizer: User) -> list[tuple[User, str]]:
     """(person, role) pairs an organizer may set a delegation for, by name."""
-    cohorts = select(CohortMember.cohort_id).where(
-        CohortMember.user_id == organizer.id, CohortMember.role == "organizer"
-    )
+    cohorts = _organized_cohorts(organizer)
     pairs: list[tuple[User, str]] = []
-    for role in Delegation.ROLES:
-        column = _role_column(role)
+    for role in DELEGABLE:
         people = db.session.scalars(
             select(User)
-            .where(User.id.in_(select(column).where(Case.cohort_id.in_(cohorts))))
+            .where(or_(*[User.id.in_(q) for q in _holders(role, cohorts)]))
             .order_by(User.name)
         ).all()
         pairs.extend((p, role) for p in people)
@@ -112,6 +141,24 @@ def find_user(username: str | None) -> User | None:
     return db.session.scalar(select(User).where(User.username == username))
 
 
+def _text_problem(text: str, limit: int, too_long) -> str | None:
+    if len(text) > limit:
+        return str(too_long)
+    if "\x00" in text or not _encodable(text):
+        return str(_l("This field contains characters that are not allowed."))
+    return None
+
+
+def _trainee_of_principal(delegate: User, principal: User, role: str) -> bool:
+    """The delegate is the trainee of a case on which the principal holds `role`: a mentor
+    making their own trainee their Plh. would let the trainee approve themselves."""
+    return bool(
+        db.session.scalar(
+            select(exists().where(Case.trainee_id == delegate.id, held_by(role, [principal.id])))
+        )
+    )
+
+
 def create_delegation(
     principal: User | None,
     delegate: User | None,
@@ -121,51 +168,97 @@ def create_delegation(
     ends_on,
     reason: str | None,
     created_by: User,
+    *,
+    sk_number: str | None = None,
+    sk_date=None,
 ) -> Delegation:
-    """Let `delegate` act as `principal`'s `role` from `starts_on` to `ends_on` (inclusive).
+    """Let `delegate` act as `principal`'s `role` from `starts_on` to `ends_on` (inclusive),
+    as Plt., Plh. or Pj. under a decree (SK number and date: required for Plt. and Pj.).
 
-    The principal may delegate a role they hold on some case; an organizer may do it for a
-    principal who holds that role in one of their cohorts. A refusal writes nothing: Blocked
-    carries a message per field, Forbidden when the creator has no say over the principal.
+    The principal may delegate a role they hold; an organizer may do it for a principal who
+    holds that role in one of their cohorts. A refusal writes nothing: Blocked carries a
+    message per field, Forbidden when the creator has no say over the principal.
     """
     fields: dict[str, str] = {}
-    if role not in Delegation.ROLES:
-        fields["role"] = str(_l("Choose mentor or executive."))
-    if kind not in Delegation.KINDS:
-        fields["kind"] = str(_l("Choose Plt. or Plh."))
+    if role not in DELEGABLE:
+        fields["role"] = str(_l("Choose a role: mentor, executive, coach, examiner or organizer."))
+    if kind not in KINDS:
+        fields["kind"] = str(_l("Choose Plt., Plh. or Pj."))
     if principal is None:
         fields["principal"] = str(_l("Choose the person to act for."))
     if delegate is None or not delegate.active:
         fields["delegate"] = str(_l("There is no active user with this username."))
     elif principal is not None and delegate.id == principal.id:
         fields["delegate"] = str(_l("A person cannot act for themselves."))
+    elif principal is not None and "role" not in fields:
+        if _trainee_of_principal(delegate, principal, role):
+            fields["delegate"] = str(
+                _l(
+                    "%(name)s is a trainee whose %(role)s is %(principal)s, and cannot act "
+                    "for them.",
+                    name=delegate.name,
+                    role=ROLE_LABELS[role],
+                    principal=principal.name,
+                )
+            )
     start, end = parse_day(starts_on), parse_day(ends_on)
     if start is None:
         fields["starts_on"] = str(_l("Enter the first day as a date (YYYY-MM-DD)."))
     if end is None:
         fields["ends_on"] = str(_l("Enter the last day as a date (YYYY-MM-DD)."))
+    today = today_for(principal or created_by)
     if start and end:
         if end < start:
             fields["ends_on"] = str(_l("The last day must not be before the first day."))
-        elif end < today_for(principal or created_by):
+        elif end < today:
             fields["ends_on"] = str(_l("The last day must not be in the past."))
         elif (end - start).days + 1 > MAX_DAYS:
             fields["ends_on"] = str(
                 _l("A delegation lasts at most %(days)d days; make a new one after.", days=MAX_DAYS)
             )
     reason = (reason or "").strip()
-    if len(reason) > REASON_MAX:
-        fields["reason"] = str(
-            _l("The reason is too long (at most %(n)d characters).", n=REASON_MAX)
+    problem = _text_problem(
+        reason, REASON_MAX, _l("The reason is too long (at most %(n)d characters).", n=REASON_MAX)
+    )
+    if problem:
+        fields["reason"] = problem
+
+    sk_number = " ".join((sk_number or "").split())
+    sk_text = sk_date.isoformat() if isinstance(sk_date, date) else (sk_date or "").strip()
+    sk_day = parse_day(sk_text) if sk_text else None
+    problem = _text_problem(
+        sk_number,
+        SK_NUMBER_MAX,
+        _l("The decree number is too long (at most %(n)d characters).", n=SK_NUMBER_MAX),
+    )
+    needs_sk = kind in SK_REQUIRED
+    abbreviation = KIND_ABBREVIATIONS.get(kind, "")
+    if problem:
+        fields["sk_number"] = problem
+    elif needs_sk and not sk_number:
+        fields["sk_number"] = str(
+            _l("A %(kind)s is appointed by a decree: enter its number.", kind=abbreviation)
         )
-    if "\x00" in reason or not _encodable(reason):
-        fields["reason"] = str(_l("The reason contains characters that are not allowed."))
+    if sk_text and sk_day is None:
+        fields["sk_date"] = str(_l("Enter the decree's date as a date (YYYY-MM-DD)."))
+    elif needs_sk and sk_day is None:
+        fields["sk_date"] = str(
+            _l("A %(kind)s is appointed by a decree: enter its date.", kind=abbreviation)
+        )
+    elif sk_day is not None and end is not None and "ends_on" not in fields and sk_day > end:
+        fields["sk_date"] = str(
+            _l("The decree cannot be dated after the last day of the acting period.")
+        )
+    elif sk_day is not None and sk_day > today + timedelta(days=SK_AHEAD_DAYS):
+        fields["sk_date"] = str(
+            _l("The decree's date is too far in the future; a decree is dated when signed.")
+        )
 
     if principal is not None and "role" not in fields:
         if created_by.id == principal.id:
             if not holds_role(principal, role):
                 fields["role"] = str(
-                    _l("You are not the %(role)s of any case.", role=ROLE_LABELS[role])
+                    _l("You do not hold the role %(role)s anywhere.", role=ROLE_LABELS[role])
                 )
         elif not organizes_principal(created_by, principal, role):
             raise Forbidden(_l("You may not set a delegation for this person in this role."))
@@ -201,6 +294,8 @@ def create_delegation(
         starts_on=start,
         ends_on=end,
         reason=reason,
+        sk_number=sk_number,
+        sk_date=sk_day,
         created_by_id=created_by.id,
     )
     db.session.add(delegation)
@@ -253,11 +348,9 @@ def delegations_visible_to(user: User) -> Select:
         *[
             and_(
                 Delegation.role == role,
-                Delegation.principal_id.in_(
-                    select(_role_column(role)).where(Case.cohort_id.in_(cohorts))
-                ),
+                or_(*[Delegation.principal_id.in_(q) for q in _holders(role, cohorts)]),
             )
-            for role in Delegation.ROLES
+            for role in DELEGABLE
         ]
     )
     return select(Delegation).where(
@@ -334,6 +427,6 @@ def delegation_of_event(event, case: Case) -> Delegation | None:
 
 
 def acting_abbreviation(event, case: Case) -> str:
-    """The abbreviation (Plt. or Plh.) for an event taken on someone's behalf, else empty."""
+    """The abbreviation (Plt., Plh. or Pj.) for an event taken on someone's behalf, else empty."""
     delegation = delegation_of_event(event, case)
     return KIND_ABBREVIATIONS[delegation.kind] if delegation is not None else ""

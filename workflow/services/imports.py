@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models import Agency, Case, Cohort, ImportBatch, Program, User
 from ..models._base import utcnow
-from . import spreadsheets
+from . import people, spreadsheets
 from .documents import clean_name, max_upload_bytes
 from .errors import Blocked, Conflict, WorkflowError
 from .workflow import start_case
@@ -39,7 +39,7 @@ MAX_ROWS = 2000
 PAGE_SIZE = 100
 # SQL IN lists are sent in chunks this long (old SQLite builds allow 999 parameters).
 CHUNK = 500
-NIP_RE = re.compile(r"^\d{18}$")
+NDH_MAX = 9999
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 TEXT_MAX = 200
 # A workbook is a zip: a few KB can unpack to gigabytes or declare a million empty rows,
@@ -64,26 +64,80 @@ class Column:
     aliases: tuple[str, ...]
     required: bool = True
     nip: bool = False
+    help: object = ""  # lazy text: what goes in the column (the upload page lists them)
 
 
 COLUMNS = (
-    Column("peran", _l("Role"), ("role",)),
-    Column("nip", _l("NIP"), (), nip=True),
-    Column("nama", _l("Name"), ("name", "nama_lengkap", "full_name")),
-    Column("email", _l("E-mail"), ("e_mail", "surel", "alamat_email", "email_address")),
-    Column("jabatan", _l("Position"), ("position", "job_title"), required=False),
-    Column("instansi", _l("Agency"), ("agency", "opd", "unit_kerja", "organization")),
+    Column("peran", _l("Role"), ("role",), help=_l("peserta, mentor or pimpinan (executive).")),
+    Column(
+        "ndh",
+        _l("NDH"),
+        ("no_absen", "nomor_absen", "nomor_daftar_hadir", "no_daftar_hadir"),
+        required=False,
+        help=_l(
+            "Optional, for peserta rows: the attendance number (nomor daftar hadir), a whole "
+            "number used once in the cohort."
+        ),
+    ),
+    Column(
+        "nip",
+        _l("NIP"),
+        (),
+        required=False,
+        nip=True,
+        help=_l(
+            "Optional (leave empty for non-ASN people such as a kepala daerah): 18 digits; "
+            "spaces are ignored. Format the column as text in Excel."
+        ),
+    ),
+    Column(
+        "nama", _l("Name"), ("name", "nama_lengkap", "full_name"), help=_l("Full name with titles.")
+    ),
+    Column(
+        "email",
+        _l("E-mail"),
+        ("e_mail", "surel", "alamat_email", "email_address"),
+        help=_l("The invitation to set a password is sent here."),
+    ),
+    Column(
+        "pangkat_golongan",
+        _l("Rank/grade"),
+        ("pangkat", "golongan", "pangkat_gol", "rank", "grade"),
+        required=False,
+        help=_l("Optional: as “Penata Muda, III/a”, or only the golongan (I/a to IV/e)."),
+    ),
+    Column(
+        "jabatan",
+        _l("Position"),
+        ("position", "job_title"),
+        required=False,
+        help=_l("Optional."),
+    ),
+    Column(
+        "instansi",
+        _l("Agency"),
+        ("agency", "opd", "unit_kerja", "organization"),
+        help=_l("The agency's name or short name as registered."),
+    ),
     Column(
         "nip_mentor",
         _l("Mentor's NIP"),
         ("mentor_nip", "nip_atasan", "mentor"),
         nip=True,
+        help=_l(
+            "For peserta rows: the mentor's NIP, or e-mail address when they have no NIP "
+            "(a row of the file or an account)."
+        ),
     ),
     Column(
         "nip_pimpinan",
         _l("Executive's NIP"),
         ("executive_nip", "nip_sponsor", "sponsor_nip", "pimpinan", "executive"),
         nip=True,
+        help=_l(
+            "For peserta rows: the executive's NIP, or e-mail address when they have no NIP "
+            "(a kepala daerah; a row of the file or an account)."
+        ),
     ),
 )
 BY_KEY = {c.key: c for c in COLUMNS}
@@ -134,7 +188,11 @@ REQUIRED = _l("Required.")
 TOO_LONG = _l("Too long (at most %(n)d characters).")
 FORMULA = _l("Formulas are not allowed.")
 BAD_ROLE = _l("Unknown role; use one of: %(roles)s.")
-BAD_NIP = _l("A NIP has 18 digits.")
+BAD_NIP = people.NIP_LENGTH
+BAD_REF = _l("Write the NIP or the e-mail address of this person.")
+BAD_NDH = _l("NDH is a whole number from 1 to %(max)d.")
+DUPLICATE_NDH = _l("This NDH is also on line %(line)d.")
+NDH_TAKEN = _l("Another trainee of this cohort already has this NDH.")
 NUMERIC_NIP = _l(
     "The NIP was stored as a number and lost its last digits. Format the column as text "
     "and type the NIP again."
@@ -148,7 +206,7 @@ NIP_TAKEN = _l("This NIP belongs to an existing account with another e-mail addr
 EMAIL_TAKEN = _l("This e-mail address belongs to an existing account with another NIP.")
 ALREADY_IN_COHORT = _l("This trainee already has a case in this cohort.")
 SELF_REFERENCE = _l("A trainee cannot be their own mentor or executive.")
-UNKNOWN_MENTOR = _l("No one with this NIP in the file or among the accounts.")
+UNKNOWN_MENTOR = _l("No one with this NIP or e-mail address in the file or among the accounts.")
 BAD_REF_ROW = _l("The row of this person (line %(line)d) has errors, so this row is skipped too.")
 EXTRA_CELLS = _l("This row has more cells than the header has columns.")
 
@@ -325,7 +383,7 @@ def _table(lines) -> RawTable:
 
 def normal_header(text: str) -> str:
     text = text.replace("\ufeff", "").strip().lower().rstrip("*").strip()
-    return re.sub(r"[\s\-.]+", "_", text)
+    return re.sub(r"[\s\-./]+", "_", text)
 
 
 def parse(data: bytes, name: str = "") -> list[dict]:
@@ -427,6 +485,31 @@ def normal_nip(text: str) -> str:
     return re.sub(r"\s+", "", text or "")
 
 
+def ref_key(text: str) -> str | None:
+    """How a row or a reference names a person: "nip:<18 digits>" or "email:<lower>"."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    return f"email:{text.lower()}" if "@" in text else f"nip:{normal_nip(text)}"
+
+
+def identity(row: dict) -> str:
+    """A row's person: by NIP when the row has one, else by e-mail address."""
+    values = row["values"]
+    return ref_key(values["nip"]) or ref_key(values["email"]) or f"line:{row['line']}"
+
+
+def _own_keys(row: dict) -> set[str]:
+    values = row["values"]
+    return {k for k in (ref_key(values["nip"]), ref_key(values["email"])) if k}
+
+
+def _nip_error(row: dict, key: str) -> str | None:
+    if key in row.get("numeric", ()):
+        return str(NUMERIC_NIP)
+    return people.check_nip(row["values"][key]).error
+
+
 def _static_errors(row: dict) -> dict[str, str]:
     """What is wrong with a row on its own (no database, no other rows)."""
     values, errors = row["values"], {}
@@ -446,23 +529,47 @@ def _static_errors(row: dict) -> dict[str, str]:
         errors["peran"] = _fmt(BAD_ROLE, roles=ROLE_WORDS)
     if values["email"] and "email" not in errors and not EMAIL_RE.match(values["email"]):
         errors["email"] = str(BAD_EMAIL)
-    nip_columns = ["nip"] + (list(REF_COLUMNS) if role == "trainee" else [])
-    for key in nip_columns:
-        nip = normal_nip(values[key])
-        if not nip:
-            errors[key] = str(REQUIRED)
-        elif key in row.get("numeric", ()):
-            errors[key] = str(NUMERIC_NIP)
-        elif not NIP_RE.match(nip):
-            errors[key] = str(BAD_NIP)
-    if role == "trainee" and "nip" not in errors:
-        own = normal_nip(values["nip"])
-        for key in REF_COLUMNS:
-            if key not in errors and normal_nip(values[key]) == own:
-                errors[key] = str(SELF_REFERENCE)
+    # The NIP is optional: a kepala daerah or a non-ASN participant has none.
+    if values["nip"]:
+        problem = _nip_error(row, "nip")
+        if problem:
+            errors["nip"] = problem
+    if values["pangkat_golongan"] and "pangkat_golongan" not in errors:
+        problem = people.check_rank(values["pangkat_golongan"]).error
+        if problem:
+            errors["pangkat_golongan"] = problem
+    if role == "trainee":
+        _trainee_errors(row, errors)
     if row.get("extra"):
         errors["_row"] = str(EXTRA_CELLS)
     return errors
+
+
+def _trainee_errors(row: dict, errors: dict[str, str]) -> None:
+    """The columns only a trainee row uses: NDH, and whom it names as mentor and executive
+    (by NIP, or by e-mail address for someone without one)."""
+    values = row["values"]
+    ndh = values["ndh"]
+    if ndh and "ndh" not in errors:
+        if not (ndh.isascii() and ndh.isdigit()) or not 1 <= int(ndh) <= NDH_MAX:
+            errors["ndh"] = _fmt(BAD_NDH, max=NDH_MAX)
+    for key in REF_COLUMNS:
+        text = values[key]
+        if not text:
+            errors[key] = str(REQUIRED)
+        elif "@" in text:
+            if not EMAIL_RE.match(text):
+                errors[key] = str(BAD_EMAIL)
+        elif not normal_nip(text).isdigit():
+            errors[key] = str(BAD_REF)
+        else:
+            problem = _nip_error(row, key)
+            if problem:
+                errors[key] = problem
+    own = _own_keys(row)
+    for key in REF_COLUMNS:
+        if key not in errors and ref_key(values[key]) in own:
+            errors[key] = str(SELF_REFERENCE)
 
 
 def check_rows(cohort: Cohort, parsed: list[dict]) -> list[dict]:
@@ -471,16 +578,26 @@ def check_rows(cohort: Cohort, parsed: list[dict]) -> list[dict]:
     A constant number of queries, whatever the number of rows."""
     rows = []
     for item in parsed:
-        values = dict(item["values"])
+        # A batch stored before a column existed reads it as empty.
+        values = {key: item["values"].get(key, "") for key in KEYS}
         for key in ("nip", *REF_COLUMNS):
-            values[key] = normal_nip(values[key])
+            if "@" not in values[key]:
+                values[key] = normal_nip(values[key])
         values["email"] = values["email"].lower()
+        for key in REF_COLUMNS:
+            if "@" in values[key]:
+                values[key] = values[key].strip().lower()
         row = {"line": item["line"], "values": values, "errors": {}}
         if item.get("numeric"):
             row["numeric"] = list(item["numeric"])
         if item.get("extra"):
             row["extra"] = True
         row["errors"] = _static_errors(row)
+        # What will be stored, shown in the preview: "III/a" becomes "Penata Muda, III/a".
+        if values["pangkat_golongan"] and "pangkat_golongan" not in row["errors"]:
+            values["pangkat_golongan"] = people.check_rank(values["pangkat_golongan"]).value
+        if values["ndh"] and "ndh" not in row["errors"] and role_of(row) == "trainee":
+            values["ndh"] = str(int(values["ndh"]))
         rows.append(row)
 
     agencies = agency_index()
@@ -495,6 +612,9 @@ def check_rows(cohort: Cohort, parsed: list[dict]) -> list[dict]:
 
     _mark_duplicates(rows, "nip", DUPLICATE_NIP)
     _mark_duplicates(rows, "email", DUPLICATE_EMAIL)
+    trainees = [r for r in rows if role_of(r) == "trainee"]
+    _mark_duplicates(trainees, "ndh", DUPLICATE_NDH)
+    _ndh_taken(cohort, trainees)
     _match_accounts(cohort, rows)
     _check_references(rows)
     return rows
@@ -514,6 +634,22 @@ def _mark_duplicates(rows: list[dict], key: str, message) -> None:
             first[value] = row
 
 
+def _ndh_taken(cohort: Cohort, trainees: list[dict]) -> None:
+    """An NDH already given to a case of the cohort (one query)."""
+    wanted = [r for r in trainees if r["values"]["ndh"] and "ndh" not in r["errors"]]
+    if not wanted:
+        return
+    taken = {
+        str(n)
+        for n in db.session.scalars(
+            select(Case.ndh).where(Case.cohort_id == cohort.id, Case.ndh.is_not(None))
+        )
+    }
+    for row in wanted:
+        if row["values"]["ndh"] in taken:
+            row["errors"]["ndh"] = str(NDH_TAKEN)
+
+
 def _match_accounts(cohort: Cohort, rows: list[dict]) -> None:
     nips = {r["values"]["nip"] for r in rows if r["values"]["nip"]}
     emails = {r["values"]["email"] for r in rows if r["values"]["email"]}
@@ -522,51 +658,80 @@ def _match_accounts(cohort: Cohort, rows: list[dict]) -> None:
     in_cohort = set(db.session.scalars(select(Case.trainee_id).where(Case.cohort_id == cohort.id)))
     for row in rows:
         values, errors = row["values"], row["errors"]
-        owner_nip = by_nip.get(values["nip"]) if "nip" not in errors else None
+        has_nip = bool(values["nip"])
+        owner_nip = by_nip.get(values["nip"]) if has_nip and "nip" not in errors else None
         owner_email = by_email.get(values["email"]) if "email" not in errors else None
-        if owner_nip is not None and owner_email is not None and owner_nip.id == owner_email.id:
-            row["account"], row["user_id"] = "existing", owner_nip.id
-            if ROLES.get(values["peran"].lower()) == "trainee" and owner_nip.id in in_cohort:
-                errors["nip"] = str(ALREADY_IN_COHORT)
+        # Without a NIP the e-mail address names the person; an account without a NIP is
+        # the same person as a row giving one with its address (the NIP is filled in).
+        same = owner_email is not None and (
+            (owner_nip is not None and owner_nip.id == owner_email.id)
+            or (owner_nip is None and (not has_nip or owner_email.nip is None))
+        )
+        if same and "nip" not in errors:
+            row["account"], row["user_id"] = "existing", owner_email.id
+            if role_of(row) == "trainee" and owner_email.id in in_cohort:
+                errors["nip" if has_nip else "email"] = str(ALREADY_IN_COHORT)
             continue
         if owner_nip is not None:
             errors["nip"] = str(NIP_TAKEN)
         if owner_email is not None:
             errors["email"] = str(EMAIL_TAKEN)
         row["account"] = "new"
-    # The NIPs of people referred to who are not rows of this file.
+    # The people referred to who are not rows of this file.
+    in_file = set().union(*(_own_keys(r) for r in rows)) if rows else set()
     referred = {
-        r["values"][key]
+        ref_key(r["values"][key])
         for r in rows
+        if role_of(r) == "trainee"
         for key in REF_COLUMNS
         if r["values"][key] and key not in r["errors"]
-    }
-    in_file = {r["values"]["nip"] for r in rows if r["values"]["nip"]}
-    outside = referred - in_file
-    known = {u.nip for u in _users_where(User.nip, outside)} if outside else set()
+    } - in_file
+    known = _known_keys(referred)
     for row in rows:
-        if ROLES.get(row["values"]["peran"].lower()) != "trainee":
+        if role_of(row) != "trainee":
             continue
         for key in REF_COLUMNS:
-            nip = row["values"][key]
-            if key not in row["errors"] and nip not in in_file and nip not in known:
+            ref = ref_key(row["values"][key])
+            if key not in row["errors"] and ref not in in_file and ref not in known:
                 row["errors"][key] = str(UNKNOWN_MENTOR)
+
+
+def _known_keys(keys: set[str]) -> set[str]:
+    """Which of these "nip:…"/"email:…" keys name an account (two queries at most)."""
+    nips = {k[4:] for k in keys if k.startswith("nip:")}
+    emails = {k[6:] for k in keys if k.startswith("email:")}
+    found = {f"nip:{u.nip}" for u in _users_where(User.nip, nips)} if nips else set()
+    if emails:
+        found |= {f"email:{u.email.lower()}" for u in _users_where(func.lower(User.email), emails)}
+    return found
+
+
+def _users_by_keys(keys: set[str]) -> dict[str, User]:
+    nips = {k[4:] for k in keys if k.startswith("nip:")}
+    emails = {k[6:] for k in keys if k.startswith("email:")}
+    found: dict[str, User] = {}
+    for user in _users_where(User.nip, nips) if nips else []:
+        found[f"nip:{user.nip}"] = user
+    for user in _users_where(func.lower(User.email), emails) if emails else []:
+        found[f"email:{user.email.lower()}"] = user
+    return found
 
 
 def _check_references(rows: list[dict]) -> None:
     """A trainee whose mentor's or executive's row is bad cannot be imported either; until
     nothing changes, as a trainee may mentor another."""
-    by_nip: dict[str, dict] = {}
+    by_key: dict[str, dict] = {}
     for row in rows:
-        by_nip.setdefault(row["values"]["nip"], row)
+        for key in _own_keys(row):
+            by_key.setdefault(key, row)
     changed = True
     while changed:
         changed = False
         for row in rows:
-            if ROLES.get(row["values"]["peran"].lower()) != "trainee":
+            if role_of(row) != "trainee":
                 continue
             for key in REF_COLUMNS:
-                other = by_nip.get(row["values"][key])
+                other = by_key.get(ref_key(row["values"][key]))
                 if other is not None and other["errors"] and key not in row["errors"]:
                     row["errors"][key] = _fmt(BAD_REF_ROW, line=other["line"])
                     changed = True
@@ -643,7 +808,7 @@ def confirm(batch: ImportBatch, actor: User, skip_errors: bool = False) -> dict:
             db.session.rollback()
             db.session.refresh(batch)
             return dict(batch.summary, again=True)
-        people, created = _accounts_for(cohort, good)
+        known, created = _accounts_for(cohort, good)
         cases = 0
         for row in good:
             if role_of(row) != "trainee":
@@ -651,9 +816,10 @@ def confirm(batch: ImportBatch, actor: User, skip_errors: bool = False) -> dict:
             values = row["values"]
             start_case(
                 cohort,
-                people[values["nip"]],
-                mentor=people[values["nip_mentor"]],
-                executive=people[values["nip_pimpinan"]],
+                known[identity(row)],
+                mentor=known[ref_key(values["nip_mentor"])],
+                executive=known[ref_key(values["nip_pimpinan"])],
+                ndh=int(values["ndh"]) if values["ndh"] else None,
             )
             cases += 1
         summary = {
@@ -679,62 +845,86 @@ def confirm(batch: ImportBatch, actor: User, skip_errors: bool = False) -> dict:
     return summary
 
 
+def _keys_of(user: User) -> list[str]:
+    keys = [f"email:{user.email.lower()}"] if user.email else []
+    return keys + ([f"nip:{user.nip}"] if user.nip else [])
+
+
 def _accounts_for(cohort: Cohort, good: list[dict]) -> tuple[dict[str, User], list[User]]:
-    """NIP → account for every good row and every person a trainee row refers to; the
-    accounts it had to create (uncommitted)."""
+    """ "nip:…"/"email:…" → account for every good row and every person a trainee row
+    refers to; the accounts it had to create (uncommitted). An existing account gets what
+    it lacks from its row (NIP, pangkat/golongan, jabatan); nothing it has is overwritten."""
     institution_id = db.session.scalar(
         select(Program.institution_id).where(Program.id == cohort.program_id)
     )
     agencies = agency_index()
-    existing_ids = [r["user_id"] for r in good if r.get("account") == "existing"]
-    people: dict[str, User] = {}
-    for part in _chunks(existing_ids):
+    existing = {r["user_id"]: r for r in good if r.get("account") == "existing"}
+    known: dict[str, User] = {}
+    for part in _chunks(list(existing)):
         for user in db.session.scalars(select(User).where(User.id.in_(part))):
-            people[user.nip] = user
+            values = existing[user.id]["values"]
+            if not user.nip and values["nip"]:
+                user.nip = values["nip"]
+            if not user.rank and values["pangkat_golongan"]:
+                user.rank = values["pangkat_golongan"]
+            if not user.position and values["jabatan"]:
+                user.position = values["jabatan"]
+            for key in _keys_of(user):
+                known[key] = user
     new_rows = [r for r in good if r.get("account") == "new"]
-    usernames = _free_usernames([r["values"]["nip"] for r in new_rows])
+    usernames = _free_usernames([_username_base(r["values"]) for r in new_rows])
     created = []
-    for row in new_rows:
+    for row, username in zip(new_rows, usernames, strict=True):
         values = row["values"]
         user = User(
-            username=usernames[values["nip"]],
+            username=username,
             name=values["nama"],
             email=values["email"],
-            nip=values["nip"],
+            nip=values["nip"] or None,
+            rank=values["pangkat_golongan"],
             position=values["jabatan"],
             password_hash="",
             institution_id=institution_id,
             agency=agencies[values["instansi"].lower()],
         )
-        people[values["nip"]] = user
+        for key in _keys_of(user):
+            known[key] = user
         created.append(user)
     db.session.add_all(created)
     referred = {
-        r["values"][key] for r in good if role_of(r) == "trainee" for key in REF_COLUMNS
-    } - set(people)
-    for user in _users_where(User.nip, referred):
-        people[user.nip] = user
+        ref_key(r["values"][key]) for r in good if role_of(r) == "trainee" for key in REF_COLUMNS
+    } - set(known)
+    known.update(_users_by_keys(referred))
     db.session.flush()
-    return people, created
+    return known, created
 
 
-def _free_usernames(nips: list[str]) -> dict[str, str]:
-    """A unique username per new account: the NIP, or the NIP with a suffix if taken."""
+def _username_base(values: dict) -> str:
+    """The NIP; without one, the e-mail address's local part (letters, digits, . _ -)."""
+    if values["nip"]:
+        return values["nip"]
+    local = re.sub(r"[^a-z0-9._-]+", "", values["email"].split("@")[0].lower())
+    return (local or "peserta")[:60]
+
+
+def _free_usernames(bases: list[str]) -> list[str]:
+    """A unique username per new account, in order: its base (the NIP), or the base with a
+    suffix if taken (two addresses may share a local part)."""
     taken: set[str] = set()
-    for part in _chunks(nips):
+    for part in _chunks(bases):
         taken.update(db.session.scalars(select(User.username).where(User.username.in_(part))))
-    for nip in [n for n in nips if n in taken]:  # rare: look for the suffixes in use
+    for base in {b for b in bases if b in taken}:  # rare: look for the suffixes in use
         taken.update(
-            db.session.scalars(select(User.username).where(User.username.like(f"{nip}-%")))
+            db.session.scalars(select(User.username).where(User.username.like(f"{base}-%")))
         )
-    result = {}
-    for nip in nips:
-        name, n = nip, 1
+    result = []
+    for base in bases:
+        name, n = base, 1
         while name in taken:
             n += 1
-            name = f"{nip}-{n}"
+            name = f"{base}-{n}"
         taken.add(name)
-        result[nip] = name
+        result.append(name)
     return result
 
 
@@ -762,9 +952,11 @@ def good_rows(batch: ImportBatch) -> list[dict]:
 EXAMPLE_ROWS = (
     (
         "mentor",
+        "",
         "197805122005011003",
         "Budi Santoso, S.Sos., M.Si.",
         "budi.santoso@example.go.id",
+        "Pembina, IV/a",
         "Kepala Bidang Pemerintahan Desa",
         "DPMD Kutai Kartanegara",
         "",
@@ -772,9 +964,11 @@ EXAMPLE_ROWS = (
     ),
     (
         "pimpinan",
+        "",
         "196903151994031006",
         "Dr. Hj. Siti Rahmah, M.M.",
         "siti.rahmah@example.go.id",
+        "Pembina Utama Muda, IV/c",
         "Kepala Dinas",
         "DPMD Kutai Kartanegara",
         "",
@@ -782,9 +976,11 @@ EXAMPLE_ROWS = (
     ),
     (
         "peserta",
+        "1",
         "198506202010012015",
         "Rina Wulandari, S.E.",
         "rina.wulandari@example.go.id",
+        "Penata Tingkat I, III/d",
         "Kepala Seksi Perencanaan Desa",
         "DPMD Kutai Kartanegara",
         "197805122005011003",
@@ -794,7 +990,7 @@ EXAMPLE_ROWS = (
 
 
 def template_xlsx() -> bytes:
-    widths = {"peserta": (12, 22, 32, 32, 34, 30, 22, 22)}
+    widths = {"peserta": (12, 8, 22, 32, 32, 26, 34, 30, 22, 22)}
     return spreadsheets.xlsx_bytes([("peserta", KEYS, EXAMPLE_ROWS)], widths=widths)
 
 
