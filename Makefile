@@ -7,12 +7,12 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo 1)
 
-.PHONY: run test install assets translations db demo lint bench clean browser-deps postgres-deps font-deps
+.PHONY: run test install assets translations db demo lint bench clean browser-deps postgres-deps font-deps diagram-deps
 
-run: install db demo
+run: install diagram-deps db demo
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
-test: install browser-deps postgres-deps font-deps
+test: install browser-deps postgres-deps font-deps diagram-deps
 	$(VENV)/bin/pytest -n auto
 
 install: $(VENV)/.installed assets translations
@@ -61,6 +61,13 @@ font-deps:
 	@if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then \
 	  if [ "$(IS_ROOT)" = 1 ]; then apt-get update -q && apt-get install -y -q fonts-dejavu-core; \
 	  else echo "The DejaVu fonts are missing: install Debian's package 'fonts-dejavu-core'"; exit 1; fi; \
+	fi
+
+# The flow diagrams are drawn by Graphviz's `dot` (without it the pages list the steps instead).
+diagram-deps:
+	@if ! command -v dot >/dev/null; then \
+	  if [ "$(IS_ROOT)" = 1 ]; then apt-get update -q && apt-get install -y -q graphviz; \
+	  else echo "Graphviz is missing: install Debian's package 'graphviz' (sudo apt-get install graphviz)"; exit 1; fi; \
 	fi
 
 lint: install

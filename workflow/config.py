@@ -66,6 +66,8 @@ def load(instance_path: str) -> dict:
         # A whole request (a report may carry several photos): larger ones get a 413.
         "MAX_CONTENT_LENGTH": int(float(os.environ.get("MAX_REQUEST_MB", "40")) * 1024 * 1024),
         "UPLOAD_DIR": os.environ.get("UPLOAD_DIR", str(Path(instance_path) / "uploads")),
+        # Graphviz's `dot` that draws the flow diagrams: a name on PATH or a full path.
+        "GRAPHVIZ_DOT": os.environ.get("AKSI_GRAPHVIZ_DOT", "dot"),
         "DEFINITIONS_DIR": os.environ.get(
             "AKSI_DEFINITIONS_DIR", str(Path(__file__).resolve().parent.parent / "state_machines")
         ),
