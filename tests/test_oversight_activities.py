@@ -64,7 +64,7 @@ def test_one_reminder_a_day(world):
             perform(world.case, "remind", world.coach)
         assert str(info.value.reasons[0]) in (
             "This case was already reminded today.",
-            "Kasus ini sudah diingatkan hari ini.",
+            "Pengingat untuk aksi perubahan ini sudah dikirim hari ini.",
         )
         assert written() == before
     with time_machine.travel(datetime(2026, 2, 21, 9, tzinfo=WITA), tick=False):
