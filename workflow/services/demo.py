@@ -10,7 +10,19 @@ two loads on two machines give the same people and projects.
 Every change to a case goes through perform() — transitions and the implementation
 activities alike (progress reports, covered kecamatan, the mentor's verifications and
 returns, with real evidence files) — so each case carries a real audit trail. Final reports
-are written through their service before submit_report.
+are written through their service before submit_report, scores through the evaluation
+service.
+
+The history happened on past dates: each action runs under clock_at() at a moment of its
+case's timeline (drafting two to four weeks, approvals in days, seminars on dates, letters
+before the implementation, two months of implementation, the seminar laporan in the
+evaluation week), relative to the day loaded, so stays in states and due dates read as
+real working days whenever the demo is loaded. Three cohorts of each stage run side by
+side: closing (report seminars, results), implementing, proposing (seminars ahead, the
+jadwal seminar). Seminars are rows written here (the organizer's scheduling and the
+attendance), booked without clashes; their outcome goes through perform(). BPSDM Lampung's
+cohort began on version 1 of the PKA flow and is migrated to version 2 at the end, as
+`flask aksi migrate-cases` would; a case with sheets on the old rubric stays on version 1.
 
 The whole load is one database transaction: interrupted, it leaves nothing behind (nor any
 evidence file), and the next run starts afresh.
@@ -24,20 +36,24 @@ import random
 import re
 import secrets
 import textwrap
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import event, select
 from werkzeug.datastructures import FileStorage
 from werkzeug.security import generate_password_hash
 
+from ..engine import registry
 from ..extensions import db
 from ..models import (
     Agency,
     Case,
     Cohort,
     CohortMember,
+    Delegation,
     Document,
     Group,
     Institution,
@@ -45,21 +61,23 @@ from ..models import (
     Milestone,
     Program,
     Region,
+    Seminar,
+    SeminarPanelist,
     User,
 )
+from ..models._base import clock_at
 from . import evaluation
 from . import final_report as reports
 from .calendar import is_working_day
 from .documents import upload_dir
-from .milestones import today_for
-from .workflow import perform, start_case
+from .workflow import definition_of, migrate_case, perform, plan_migration, start_case
 
 PASSWORD = "aksi-demo"
 ACCOUNTS = [
-    ("peserta", "Peserta / trainee (implementation)"),
+    ("peserta", "Peserta / trainee (implementation, kecamatan covered)"),
     ("peserta2", "Peserta / trainee (proposal under revision)"),
     ("mentor", "Mentor (atasan langsung) / mentor"),
-    ("pimpinan", "Pimpinan / executive sponsor"),
+    ("pimpinan", "Pimpinan / executive sponsor (Bupati)"),
     ("coach", "Coach (widyaiswara)"),
     ("penguji", "Penguji / examiner"),
     ("penyelenggara", "Penyelenggara / organizer"),
@@ -508,6 +526,79 @@ WITHDRAW_NOTES = [
     "Peserta dimutasi ke jabatan lain sehingga lokus aksi perubahan tidak relevan.",
 ]
 ROMAN = ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII"]
+# Pangkat/golongan by grade, and the years of birth that go with it (the NIP begins with
+# the date of birth; CPNS at 23–28).
+RANKS = {
+    "pka": ["Penata Tingkat I, III/d", "Pembina, IV/a", "Pembina, IV/a"],
+    "pkn": ["Pembina Tingkat I, IV/b", "Pembina Utama Muda, IV/c"],
+    "pkp": ["Penata, III/c", "Penata Tingkat I, III/d"],
+    "head": ["Pembina Tingkat I, IV/b", "Pembina Utama Muda, IV/c"],
+    "sekda": ["Pembina Utama Madya, IV/d"],
+    "bidang": ["Penata Tingkat I, III/d", "Pembina, IV/a"],
+    "wi_utama": ["Pembina Utama Madya, IV/d"],
+    "wi_madya": ["Pembina, IV/a", "Pembina Tingkat I, IV/b", "Pembina Utama Muda, IV/c"],
+    "staff": ["Penata, III/c", "Penata Tingkat I, III/d"],
+}
+BORN = {
+    "pka": (1976, 1988),
+    "pkn": (1968, 1978),
+    "pkp": (1982, 1993),
+    "head": (1966, 1976),
+    "sekda": (1965, 1972),
+    "bidang": (1972, 1984),
+    "wi_utama": (1964, 1972),
+    "wi_madya": (1968, 1980),
+    "staff": (1984, 1994),
+}
+# Seminar slots (local time) and rooms; trainees far from the capital join online.
+SLOTS = [(8, 0), (9, 45), (11, 30), (13, 30), (15, 15)]
+ROOMS = {
+    "bpsdm-kaltim": ["Ruang Mahakam 1", "Ruang Mahakam 2"],
+    "bpsdm-lampung": ["Ruang Siger 1", "Ruang Siger 2"],
+}
+ONLINE_PLACES = {"Berau", "Kutim", "Paser", "Pesbar"}
+# States before the implementation, in the current flows and in version 1.
+PROPOSAL_STATES = {
+    "draft",
+    "proposal_review",
+    "mentor_review",
+    "revision_requested",
+    "seminar_proposal",
+    "seminar_fixes",
+    "fixes_review",
+    "ratification",
+    "endorsement_pending",
+}
+APPROVE_NOTES = [
+    "",
+    "Rancangan sudah sesuai, silakan diseminarkan.",
+    "Layak diseminarkan; perhatikan target jangka pendek saat paparan.",
+]
+PASSED_NOTES = [
+    "Rancangan layak dilaksanakan; panel sepakat tanpa perbaikan.",
+    "Layak. Isu inti tajam dan didukung data; lanjutkan ke pengesahan.",
+]
+FIXES_NOTES = [
+    "Perjelas indikator keberhasilan jangka pendek dan sesuaikan jadwal dengan anggaran.",
+    "Tambahkan peta pemangku kepentingan di tingkat kecamatan dan mitigasi risiko jadwal.",
+    "Sempitkan lokus uji coba agar target jangka pendek realistis dalam dua bulan.",
+]
+FAILED_NOTES = [
+    "Isu yang diangkat belum menjadi kewenangan unit kerja peserta; rumuskan ulang isu inti "
+    "bersama mentor dan ajukan seminar ulang.",
+    "Terobosan belum jelas dan target tidak terukur; rancangan perlu disusun ulang.",
+]
+RETURN_FIXES_NOTES = [
+    "Perbaikan indikator belum sesuai catatan panel; mohon lengkapi.",
+    "Jadwal kegiatan belum disesuaikan; cek kembali catatan seminar.",
+]
+ACCEPT_NOTES = ["", "Perbaikan sudah sesuai catatan panel.", "Sudah sesuai; lanjut pengesahan."]
+# The `peserta` account's sosialisasi so far: six of the ten kecamatan.
+PESERTA_ROUTE = ["Tenggarong", "Loa Kulu", "Sebulu", "Tenggarong Seberang", "Loa Janan", "Anggana"]
+
+
+def _overlaps(spans, start: datetime, end: datetime) -> bool:
+    return any(s < end and start < e for s, e in spans)
 
 
 @dataclass
@@ -516,7 +607,7 @@ class Plan:
 
     trainee: User
     mentor: User
-    executive: User
+    executive: User | None
     group: Group
     target: str
     topic: dict
@@ -524,6 +615,13 @@ class Plan:
     revise_first: bool = False
     case: Case | None = None
     special: str = ""
+    case_id: int = 0
+    cohort_id: int = 0
+    tl: Timeline | None = None
+    # How the target is reached: the seminar_proposal case whose first seminar failed, the
+    # evaluation case whose report seminar is still ahead, the withdrawal's stage…
+    variant: str = ""
+    short: str = ""  # the regency (KALTIM_REGENCIES / LAMPUNG_REGENCIES short name)
 
 
 @dataclass
@@ -531,6 +629,37 @@ class CohortSpec:
     cohort: Cohort
     organizers: list[User]
     groups: list[Group] = field(default_factory=list)
+
+
+class Timeline:
+    """One case's clock. Each action happens at a moment after the previous one, in office
+    hours of the institution's zone, and never after `limit` (now): the history is written
+    through perform() under clock_at(), so events, stays and due dates carry these dates."""
+
+    def __init__(self, zone: str, limit: datetime, rng: random.Random):
+        self.zone, self.limit, self.rng = ZoneInfo(zone), limit, rng
+        self.last: datetime | None = None
+
+    def utc(self, day: date, minutes: int) -> datetime:
+        local = datetime.combine(day, time(minutes // 60, minutes % 60), tzinfo=self.zone)
+        return local.astimezone(UTC).replace(tzinfo=None)
+
+    def at(self, day: date, earliest: int = 8 * 60, latest: int = 15 * 60 + 30) -> datetime:
+        return self.exact(self.utc(day, self.rng.randint(earliest, latest)))
+
+    def exact(self, moment: datetime) -> datetime:
+        if self.last is not None and moment <= self.last:
+            moment = self.last + timedelta(minutes=self.rng.randint(3, 25))
+        if moment > self.limit:
+            moment = max(self.limit, (self.last or self.limit) + timedelta(seconds=1))
+        self.last = moment
+        return moment
+
+    @property
+    def day(self) -> date | None:
+        if self.last is None:
+            return None
+        return self.last.replace(tzinfo=UTC).astimezone(self.zone).date()
 
 
 class _Builder:
@@ -541,18 +670,32 @@ class _Builder:
         self.nips: set[str] = set()
         self.titles: set[str] = set()
         self.heads: dict[int, User] = {}
+        self.bidang_heads: dict[tuple[int, str], User] = {}
         self.plans: list[Plan] = []
         self.senior_agencies: set[int] = set()
         self.used_pairs: set[tuple[str, str]] = set()
         self.names: set[str] = set()
         self.letter_no = 100
         self.letters: dict[int, dict] = {}
-        # Its own generator: the implementation story leaves the generated world as it was.
+        # Its own generators: the implementation story and the calendar leave the
+        # generated world as it was.
         self.prng = random.Random(SEED + 4)
+        self.trng = random.Random(SEED + 7)
         self.scenario = 0
         self.closed = 0
         self.evidence_count = 0
-        self.local_days: dict[int, date] = {}
+        self.timelines: dict[int, Timeline] = {}
+        # Seminar bookings: who and which room is taken when (naive UTC spans).
+        self.busy_people: dict[int, list[tuple[datetime, datetime]]] = {}
+        self.busy_rooms: dict[tuple[int, str], list[tuple[datetime, datetime]]] = {}
+        self.last_report_day: date | None = None
+        # Plt.: principal id → (delegate id, first day, last day).
+        self.acting: dict[int, tuple[int, date, date]] = {}
+        # Nothing happens after now, nor after the day being loaded.
+        now = datetime.now(UTC).replace(tzinfo=None)
+        end_of_today = datetime.combine(today + timedelta(days=1), time(0)) - timedelta(hours=9)
+        self.limit = min(now, end_of_today) - timedelta(minutes=1)
+        self.yesterday = _working_days_before(today, 1)
         # One cheap hash for all non-demo users would still be unguessable, but each gets
         # its own random secret; 256 random bits need no slow key stretching.
         self._fast_hash = "pbkdf2:sha256:1000"
@@ -565,6 +708,35 @@ class _Builder:
         while not is_working_day(d):
             d += timedelta(days=1)
         return d
+
+    @staticmethod
+    def later(d: date, n: int) -> date:
+        """`n` working days after `d` (`d` itself, or the next working day, for 0)."""
+        while not is_working_day(d):
+            d += timedelta(days=1)
+        while n > 0:
+            d += timedelta(days=1)
+            if is_working_day(d):
+                n -= 1
+        return d
+
+    @staticmethod
+    def earlier(d: date, n: int) -> date:
+        return _working_days_before(d, n) if n > 0 else d
+
+    @staticmethod
+    def between(a: date, b: date) -> int:
+        """Working days after `a` up to `b`."""
+        n, d = 0, a
+        while d < b:
+            d += timedelta(days=1)
+            if is_working_day(d):
+                n += 1
+        return n
+
+    def past(self, d: date) -> date:
+        """`d`, but not after the last working day before today."""
+        return min(d, self.yesterday)
 
     # ---- people ------------------------------------------------------------------------
     def person_name(self, female: bool | None = None, degrees: bool = True) -> str:
@@ -583,14 +755,18 @@ class _Builder:
         return name
 
     def nip(self, born_from: int, born_to: int, female: bool) -> str:
+        """NIP: date of birth, month of appointment as CPNS, sex (1 male, 2 female), serial."""
         while True:
             born = date(
                 self.rng.randint(born_from, born_to),
                 self.rng.randint(1, 12),
                 self.rng.randint(1, 28),
             )
-            hired = f"{born.year + self.rng.randint(23, 28)}{self.rng.randint(1, 12):02d}"
-            value = f"{born:%Y%m%d}{hired}{2 if female else 1}{self.rng.randint(1, 999):03d}"
+            hired = min(born.year + self.rng.randint(23, 28), self.today.year - 2)
+            value = (
+                f"{born:%Y%m%d}{hired}{self.rng.choice((1, 3, 12)):02d}"
+                f"{2 if female else 1}{self.rng.randint(1, 999):03d}"
+            )
             if value not in self.nips:
                 self.nips.add(value)
                 return value
@@ -609,24 +785,27 @@ class _Builder:
         name: str,
         position: str,
         *,
+        grade: str = "pka",
         agency: Agency | None = None,
         institution: Institution | None = None,
         username: str | None = None,
-        senior: bool = False,
         female: bool | None = None,
         **attrs,
     ) -> User:
+        """A person with jabatan, pangkat/golongan and NIP as their grade has them; an
+        elected kepala daerah (grade "elected") is no ASN: no NIP, no pangkat."""
         if female is None:
             female = name.split()[0] in FEMALE
         if username:
             self.usernames.add(username)
         else:
             username = self.username_for(name)
-        born = (1966, 1976) if senior else (1975, 1990)
+        elected = grade == "elected"
         user = User(
             username=username,
             name=name,
-            nip=self.nip(*born, female),
+            nip=None if elected else self.nip(*BORN[grade], female),
+            rank="" if elected else self.rng.choice(RANKS[grade]),
             position=position,
             agency=agency,
             institution=institution,
@@ -653,11 +832,22 @@ class _Builder:
         """The agency's head: the direct superior (mentor) of its trainees."""
         if agency.id not in self.heads:
             if kind == "setda":
-                position = f"Sekretaris Daerah {agency.region.name}"
+                position, grade = f"Sekretaris Daerah {agency.region.name}", "sekda"
             else:
-                position = f"Kepala {agency.name}"
-            self.heads[agency.id] = self.generated_user(position, agency=agency, senior=True)
+                position, grade = f"Kepala {agency.name}", "head"
+            self.heads[agency.id] = self.generated_user(position, agency=agency, grade=grade)
         return self.heads[agency.id]
+
+    def bidang_head(self, agency: Agency, kind: str, unit: str) -> User:
+        """A Kepala Bidang (Kepala Bagian in the Setda): the mentor of a PKP trainee."""
+        key = (agency.id, unit)
+        if key not in self.bidang_heads:
+            if kind == "setda":
+                position = f"Kepala {unit} Sekretariat Daerah {agency.region.name}"
+            else:
+                position = f"Kepala Bidang {unit} pada {agency.name}"
+            self.bidang_heads[key] = self.generated_user(position, agency=agency, grade="bidang")
+        return self.bidang_heads[key]
 
     # ---- structure ---------------------------------------------------------------------
     def build_regions(self) -> None:
@@ -681,12 +871,14 @@ class _Builder:
             code=MARKER_CODE,
             name="BPSDM Provinsi Kalimantan Timur",
             timezone="Asia/Makassar",
+            city="Samarinda",
             region=self.kaltim,
         )
         self.bpsdm_lampung = Institution(
             code="bpsdm-lampung",
             name="BPSDM Provinsi Lampung",
             timezone="Asia/Jakarta",
+            city="Bandar Lampung",
             region=self.lampung,
         )
         db.session.add_all([self.bpsdm_kaltim, self.bpsdm_lampung])
@@ -746,15 +938,16 @@ class _Builder:
             "Kepala Dinas Pemberdayaan Masyarakat dan Desa Kabupaten Kutai Kartanegara",
             agency=self.dpmd_kukar,
             username="mentor",
-            senior=True,
+            grade="head",
         )
         self.heads[self.dpmd_kukar.id] = self.mentor
+        # An elected kepala daerah: no NIP, no pangkat.
         self.pimpinan = self.user(
             "Aulia Rahman",
             "Bupati Kutai Kartanegara",
             agency=self.setda_kukar,
             username="pimpinan",
-            senior=True,
+            grade="elected",
         )
         self.peserta = self.user(
             "Nurul Hasanah, S.STP., M.AP.",
@@ -769,7 +962,7 @@ class _Builder:
             agency=ag_k,
             institution=inst_k,
             username="coach",
-            senior=True,
+            grade="wi_utama",
             female=False,
         )
         self.penguji = self.user(
@@ -778,7 +971,7 @@ class _Builder:
             agency=ag_k,
             institution=inst_k,
             username="penguji",
-            senior=True,
+            grade="wi_utama",
         )
         self.penyelenggara = self.user(
             "Yuliana Permatasari, S.E.",
@@ -786,6 +979,7 @@ class _Builder:
             agency=ag_k,
             institution=inst_k,
             username="penyelenggara",
+            grade="staff",
         )
         self.admin = self.user(
             "Fajar Ramadhan, S.Kom.",
@@ -793,6 +987,7 @@ class _Builder:
             agency=ag_k,
             institution=inst_k,
             username="admin",
+            grade="staff",
             is_admin=True,
         )
         # People from the articles.
@@ -807,7 +1002,7 @@ class _Builder:
             "Bulki, S.Pd., M.M.",
             "Kepala Dinas Pemberdayaan Masyarakat dan Pekon Kabupaten Lampung Barat",
             agency=self.dpmp_lambar,
-            senior=True,
+            grade="head",
             female=False,
         )
         self.heads[self.dpmp_lambar.id] = self.bulki
@@ -818,36 +1013,51 @@ class _Builder:
             agency=self.dpmp_lambar,
             female=False,
         )
-        # Regional heads: the executives who endorse.
+        # Regional heads: the executives who endorse; elected, so without a NIP.
         self.executives: dict[str, User] = {"Kukar": self.pimpinan}
         for short, region in self.regencies.items():
             if short in self.executives:
                 continue
             title = "Wali Kota" if region.name.startswith("Kota") else "Bupati"
             place = region.name.removeprefix("Kabupaten ").removeprefix("Kota ")
-            self.executives[short] = self.generated_user(
-                f"{title} {place}", agency=self.agencies[("setda", short)], senior=True
+            female = self.rng.random() < 0.25
+            self.executives[short] = self.user(
+                self.person_name(female, degrees=self.rng.random() < 0.6),
+                f"{title} {place}",
+                agency=self.agencies[("setda", short)],
+                grade="elected",
+                female=female,
             )
         self.widyaiswara_k = [
             self.generated_user(
                 "Widyaiswara Ahli Madya BPSDM Provinsi Kalimantan Timur",
                 agency=ag_k,
                 institution=inst_k,
-                senior=True,
+                grade="wi_madya",
             )
-            for _ in range(6)
+            for _ in range(8)
         ]
         self.widyaiswara_l = [
             self.generated_user(
                 "Widyaiswara Ahli Madya BPSDM Provinsi Lampung",
                 agency=ag_l,
                 institution=inst_l,
-                senior=True,
+                grade="wi_madya",
             )
             for _ in range(2)
         ]
         self.organizer_l = self.generated_user(
-            "Analis Kebijakan Ahli Muda BPSDM Provinsi Lampung", agency=ag_l, institution=inst_l
+            "Analis Kebijakan Ahli Muda BPSDM Provinsi Lampung",
+            agency=ag_l,
+            institution=inst_l,
+            grade="staff",
+        )
+        self.organizer_k2 = self.generated_user(
+            "Analis Kebijakan Ahli Pertama pada Bidang Kepemimpinan BPSDM Provinsi Kalimantan "
+            "Timur",
+            agency=ag_k,
+            institution=inst_k,
+            grade="staff",
         )
 
     def program(self, institution: Institution, code: str, name: str, key: str) -> Program:
@@ -862,14 +1072,17 @@ class _Builder:
         quota: int,
         offsets: tuple[int, ...],
         organizers: list[User],
+        version: int | None = None,
     ) -> CohortSpec:
         start, deadline, impl_start, impl_end, evaluation, end = (self.day(o) for o in offsets)
+        # The name without the year: pages print the year beside it.
         c = Cohort(
             program=program,
             name=name,
             year=start.year,
             quota=quota,
             definition_key=program.definition_key,
+            definition_version=version,
             start_date=start,
             proposal_deadline=deadline,
             implementation_start=impl_start,
@@ -880,7 +1093,9 @@ class _Builder:
         db.session.add(c)
         for u in organizers:
             db.session.add(CohortMember(cohort=c, user=u, role="organizer"))
-        return CohortSpec(c, organizers)
+        spec = CohortSpec(c, organizers)
+        self.cohorts.append(spec)
+        return spec
 
     def group(self, spec: CohortSpec, coach: User, examiner: User) -> Group:
         g = Group(
@@ -901,32 +1116,48 @@ class _Builder:
                 return topic
         # Every theme already runs there: this one is its second stage.
         topic = self.rng.choice(options)
-        return dict(topic, title=topic["title"].replace(" di {area}", " Tahap II di {area}"))
+        staged = dict(topic, title=topic["title"].replace(" di {area}", " Tahap II di {area}"))
+        if staged["title"].format(area=area) in self.titles:
+            staged["title"] = topic["title"].replace(" di {area}", " Tahap III di {area}")
+        return staged
 
-    def trainee_for(self, kind: str, short: str, senior: bool) -> tuple[User, Agency]:
+    def trainee_for(self, kind: str, short: str, level: str) -> tuple[User, Agency, User]:
+        """(trainee, agency, mentor) for a trainee of `level`: pka (a Kepala Bidang, mentored
+        by the agency's head), pkn (the head, mentored by the Sekda), pkp (a Kepala Seksi,
+        mentored by the Kepala Bidang)."""
         agency = self.agencies[(kind, short)]
-        name, _, units = AGENCY_KINDS[kind]
-        if senior:
-            return self.head_of(agency, kind), agency
+        _name, _, units = AGENCY_KINDS[kind]
+        if level == "pkn":
+            mentor = self.head_of(self.agencies[("setda", short)], "setda")
+            return self.head_of(agency, kind), agency, mentor
         unit = self.rng.choice(units)
+        if level == "pkp":
+            if kind == "setda":
+                position = f"Kepala Subbagian pada {unit} Sekretariat Daerah {agency.region.name}"
+            elif agency.name.startswith("Badan"):
+                position = f"Kepala Subbidang pada Bidang {unit} {agency.name}"
+            else:
+                position = f"Kepala Seksi pada Bidang {unit} {agency.name}"
+            trainee = self.generated_user(position, agency=agency, grade="pkp")
+            return trainee, agency, self.bidang_head(agency, kind, unit)
         if kind == "setda":
             position = f"Kepala {unit} Sekretariat Daerah {agency.region.name}"
         else:
             position = f"Kepala Bidang {unit} pada {agency.name}"
-        return self.generated_user(position, agency=agency), agency
+        trainee = self.generated_user(position, agency=agency, grade="pka")
+        return trainee, agency, self.head_of(agency, kind)
 
     def plan(
         self,
-        spec: CohortSpec,
         group: Group,
-        targets: list[str],
+        targets: list[str | tuple[str, str]],
         places: list[str],
-        senior: bool = False,
+        level: str = "pka",
     ) -> None:
+        """Cases for `group`, one per target ("state" or ("state", "variant"))."""
         kinds = ["plan", "health", "edu", "civil", "finance", "ict", "hr", "setda", "pmd"]
-        if senior:
-            # A Sekda mentors the PKN II heads, so is not one of them; the head of DPMD
-            # Kukar is the mentor demo account.
+        if level == "pkn":
+            # A Sekda mentors the PKN II heads, so is not one of them.
             kinds = [k for k in kinds if k != "setda"]
         pairs = [
             ("pmp" if (kind, short) == ("pmd", "Lambar") else kind, short)
@@ -934,7 +1165,8 @@ class _Builder:
             for short in places
         ]
         for target in targets:
-            if senior:
+            target, variant = target if isinstance(target, tuple) else (target, "")
+            if level == "pkn":
                 # The head of DPMD Kukar is the mentor demo account; a head trains once.
                 pairs = [
                     p
@@ -945,13 +1177,9 @@ class _Builder:
             fresh = [p for p in pairs if p not in self.used_pairs]
             kind, short = self.rng.choice(fresh or pairs)
             self.used_pairs.add((kind, short))
-            if senior:
+            if level == "pkn":
                 self.senior_agencies.add(self.agencies[(kind, short)].id)
-            trainee, agency = self.trainee_for(kind, short, senior)
-            if senior:
-                mentor = self.head_of(self.agencies[("setda", short)], "setda")
-            else:
-                mentor = self.head_of(agency, kind)
+            trainee, agency, mentor = self.trainee_for(kind, short, level)
             area = self.regencies[short].name
             topic = self.pick_topic(kind, area)
             self.titles.add(topic["title"].format(area=area))
@@ -959,12 +1187,14 @@ class _Builder:
                 Plan(
                     trainee=trainee,
                     mentor=mentor,
-                    executive=self.executives[short],
+                    executive=None if level == "pkp" else self.executives[short],
                     group=group,
                     target=target,
                     topic=topic,
                     area=area,
                     revise_first=self.rng.random() < 0.3,
+                    variant=variant,
+                    short=short,
                 )
             )
 
@@ -978,186 +1208,199 @@ class _Builder:
             "Pelatihan Kepemimpinan Nasional Tingkat II",
             "aksi_perubahan_pkn2",
         )
+        pkp_k = self.program(
+            self.bpsdm_kaltim, "PKP", "Pelatihan Kepemimpinan Pengawas", "aksi_perubahan_pkp"
+        )
         pka_l = self.program(
             self.bpsdm_lampung, "PKA", "Pelatihan Kepemimpinan Administrator", "aksi_perubahan_pka"
         )
-        year = self.today.year
+        self.cohorts: list[CohortSpec] = []
         w = self.widyaiswara_k
-        # A: late — implementation closing, seminars under way, first results in.
-        a = self.cohort(
-            pka_k,
-            f"PKA Angkatan XXII Tahun {year}",
-            40,
-            (-115, -85, -80, 4, 11, 18),
-            [self.penyelenggara, self.admin],
-        )
-        # B: early — proposals being drafted and approved.
-        b = self.cohort(
-            pka_k,
-            f"PKA Angkatan XXIII Tahun {year}",
-            40,
-            (-21, 4, 9, 95, 105, 112),
-            [self.penyelenggara],
-        )
-        # C: PKN II — proposal seminars and the first endorsements.
-        c = self.cohort(
-            pkn_k,
-            f"PKN Tingkat II Angkatan II Tahun {year}",
-            30,
-            (-45, -10, -5, 55, 65, 70),
-            [self.penyelenggara],
-        )
-        # D: BPSDM Lampung (WIB), mid implementation.
-        d = self.cohort(
-            pka_l,
-            f"PKA Angkatan IX Tahun {year}",
-            30,
-            (-50, -20, -15, 45, 55, 60),
-            [self.organizer_l],
-        )
-        self.cohorts = [a, b, c, d]
-
         kaltim = ["Kukar", "Samarinda", "Balikpapan", "Bontang", "Kutim", "Berau", "Paser"]
+        both = [self.penyelenggara, self.admin]
+        # Start, proposal deadline, implementation start and end, evaluation (the last day
+        # of the seminar laporan), end: days from today. Three stages run side by side.
+        finishing, implementing, proposing = (
+            (-150, -126, -91, -25, 2, 9),
+            (-105, -84, -46, 20, 30, 37),
+            (-45, -12, 12, 75, 85, 92),
+        )
+
+        # A: closing — report seminars under way, results coming in.
+        a = self.cohort(pka_k, "PKA Angkatan XXI", 40, finishing, both)
         a1 = self.group(a, self.coach, self.penguji)
         a2 = self.group(a, w[0], w[1])
         a3 = self.group(a, w[2], self.penguji)
         self.plan(
-            a,
             a1,
-            ["evaluation"] * 4
-            + ["completed", "completed", "not_passed", "deferred", "implementation"],
+            ["completed", "completed", "not_passed", "deferred", ("evaluation", "upcoming")],
             kaltim,
         )
         self.plan(
-            a,
             a2,
             [
-                "evaluation",
-                "evaluation",
                 "completed",
                 "completed",
                 "completed",
-                "implementation",
-                "implementation",
-                "withdrawn",
+                ("evaluation", "scored"),
+                ("evaluation", "upcoming"),
+                ("withdrawn", "implementation"),
                 "deferred",
             ],
             kaltim,
         )
         self.plan(
-            a,
             a3,
             [
-                "evaluation",
-                "evaluation",
-                "implementation",
-                "implementation",
-                "implementation",
+                "completed",
                 "not_passed",
-                "withdrawn",
-                "draft",
+                ("evaluation", "scored"),
+                ("evaluation", "upcoming"),
+                "implementation",  # late: the report is overdue
+                ("withdrawn", "draft"),
             ],
             kaltim,
         )
+        # B: implementing — milestones reported, verified, returned.
+        b = self.cohort(pka_k, "PKA Angkatan XXII", 40, implementing, [self.penyelenggara])
         b1 = self.group(b, self.coach, w[3])
         b2 = self.group(b, w[4], w[5])
+        self.plan(b1, ["implementation"] * 4 + ["endorsement_pending"], kaltim)
         self.plan(
-            b,
-            b1,
-            [
-                "draft",
-                "draft",
-                "mentor_review",
-                "mentor_review",
-                "endorsement_pending",
-                "endorsement_pending",
-                "revision_requested",
-                "implementation",
-                "draft",
-                "mentor_review",
-            ],
-            kaltim,
-        )
-        self.plan(
-            b,
             b2,
-            [
-                "draft",
-                "draft",
-                "draft",
-                "mentor_review",
-                "revision_requested",
-                "endorsement_pending",
-                "endorsement_pending",
-                "implementation",
-                "withdrawn",
-                "mentor_review",
-            ],
+            ["implementation"] * 4 + [("withdrawn", "implementation"), "ratification"],
             kaltim,
         )
-        c1 = self.group(c, w[0], self.penguji)
-        c2 = self.group(c, self.coach, w[1])
+        # C: proposing — approvals, seminars ahead (the schedule), fixes, signatures.
+        c = self.cohort(
+            pka_k, "PKA Angkatan XXIII", 40, proposing, [self.penyelenggara, self.organizer_k2]
+        )
+        c1 = self.group(c, self.coach, self.penguji)
+        c2 = self.group(c, w[6], w[7])
         self.plan(
-            c,
             c1,
             [
-                "proposal_seminar",
-                "proposal_seminar",
-                "proposal_seminar",
-                "mentor_review",
-                "revision_requested",
+                "draft",
+                "proposal_review",
+                ("seminar_proposal", "held"),
+                ("seminar_proposal", "failed"),
+                "seminar_fixes",
+                "fixes_review",
+                ("ratification", "signing"),
                 "endorsement_pending",
-                "evaluation",
-                "deferred",
             ],
             kaltim,
-            senior=True,
         )
         self.plan(
-            c,
             c2,
             [
                 "draft",
-                "implementation",
-                "implementation",
+                "draft",
+                "proposal_review",
+                "revision_requested",
+                ("revision_requested", "declined"),
+                "seminar_proposal",
+                "seminar_proposal",
+                "fixes_review",
+                "ratification",
+                ("withdrawn", "proposal_review"),
+            ],
+            kaltim,
+        )
+        # PKN II: one angkatan closing, the next one proposing.
+        d = self.cohort(pkn_k, "PKN Tingkat II Angkatan I", 30, finishing, [self.penyelenggara])
+        d1 = self.group(d, w[0], self.penguji)
+        self.plan(
+            d1,
+            [
+                "completed",
                 "completed",
                 "not_passed",
-                "withdrawn",
-                "proposal_seminar",
+                "deferred",
+                ("evaluation", "scored"),
+                ("evaluation", "upcoming"),
+                "implementation",
+                ("withdrawn", "implementation"),
+            ],
+            kaltim,
+            level="pkn",
+        )
+        e = self.cohort(pkn_k, "PKN Tingkat II Angkatan II", 30, proposing, [self.penyelenggara])
+        e1 = self.group(e, self.coach, w[1])
+        self.plan(
+            e1,
+            [
+                "draft",
+                "proposal_review",
+                "revision_requested",
+                "seminar_proposal",
+                ("seminar_proposal", "failed"),
+                "seminar_fixes",
+                "fixes_review",
+                "ratification",
                 "endorsement_pending",
             ],
             kaltim,
-            senior=True,
+            level="pkn",
         )
+        # PKP: no executive endorsement; the panel's signatures open the implementation.
+        f = self.cohort(pkp_k, "PKP Angkatan VII", 40, finishing, [self.organizer_k2])
+        f1 = self.group(f, w[2], w[3])
+        self.plan(
+            f1,
+            [
+                "completed",
+                "completed",
+                "not_passed",
+                "deferred",
+                ("evaluation", "scored"),
+                ("evaluation", "upcoming"),
+                "implementation",
+                ("withdrawn", "draft"),
+            ],
+            kaltim,
+            level="pkp",
+        )
+        g = self.cohort(pkp_k, "PKP Angkatan VIII", 40, proposing, [self.organizer_k2])
+        g1 = self.group(g, w[4], self.penguji)
+        self.plan(
+            g1,
+            [
+                "draft",
+                "proposal_review",
+                "revision_requested",
+                "seminar_proposal",
+                "seminar_fixes",
+                "fixes_review",
+                "ratification",
+            ],
+            kaltim,
+            level="pkp",
+        )
+        # BPSDM Lampung (WIB): began on version 1 of the PKA flow; its running cases are
+        # migrated to version 2 at the end of the load (see migrate_legacy).
         lampung = ["Lambar", "Pesbar", "Tanggamus", "Lamsel", "Bandar Lampung"]
         wl = self.widyaiswara_l
+        self.legacy = self.cohort(
+            pka_l, "PKA Angkatan IX", 30, (-100, -78, -62, 6, 14, 20), [self.organizer_l], 1
+        )
         # An external examiner from BPSDM Kaltim, as is common for seminars: the `penguji`
         # account can open the Lampung Barat case (14 of 15 kecamatan) too.
-        d1 = self.group(d, wl[0], self.penguji)
-        d2 = self.group(d, wl[1], wl[0])
+        l1 = self.group(self.legacy, wl[0], self.penguji)
+        l2 = self.group(self.legacy, wl[1], wl[0])
         self.plan(
-            d,
-            d1,
-            [
-                "implementation",
-                "implementation",
-                "implementation",
-                "endorsement_pending",
-                "mentor_review",
-                "draft",
-            ],
+            l1,
+            ["implementation", "implementation", "endorsement_pending", "mentor_review", "draft"],
             lampung,
         )
         self.plan(
-            d,
-            d2,
+            l2,
             [
                 "implementation",
-                "implementation",
+                ("evaluation", "scored"),  # v1 sheets submitted: stays on version 1
                 "evaluation",
-                "withdrawn",
+                ("withdrawn", "implementation"),
                 "revision_requested",
-                "implementation",
             ],
             lampung,
         )
@@ -1173,29 +1416,34 @@ class _Builder:
                 topic=KUKAR_TOPIC,
                 area="Kabupaten Kutai Kartanegara",
                 special="kukar",
+                short="Kukar",
             )
         )
-        # `peserta` implements (cohort A, near the end of its window), after one revision.
+        # `peserta` implements (cohort B), after one revision; one coverage milestone.
         self.plans.append(
             Plan(
                 trainee=self.peserta,
                 mentor=self.mentor,
                 executive=self.pimpinan,
-                group=a1,
+                group=b1,
                 target="implementation",
                 topic=PESERTA_TOPIC,
                 area="Kabupaten Kutai Kartanegara",
                 revise_first=True,
                 special="peserta",
+                short="Kukar",
             )
         )
-        for target in ("mentor_review", "endorsement_pending", "implementation"):
+        for target, group in (
+            ("proposal_review", c1),  # the coach has approved; the `mentor` account's turn
+            ("endorsement_pending", c1),
+            ("implementation", b1),
+        ):
             trainee = self.generated_user(
                 f"Kepala Bidang {self.rng.choice(AGENCY_KINDS['pmd'][2])} pada Dinas "
                 "Pemberdayaan Masyarakat dan Desa Kabupaten Kutai Kartanegara",
                 agency=self.dpmd_kukar,
             )
-            cohort_group = a1 if target == "implementation" else b1
             area = "Kabupaten Kutai Kartanegara"
             topic = self.pick_topic("pmd", area)
             self.titles.add(topic["title"].format(area=area))
@@ -1204,12 +1452,14 @@ class _Builder:
                     trainee=trainee,
                     mentor=self.mentor,
                     executive=self.pimpinan,
-                    group=cohort_group,
+                    group=group,
                     target=target,
                     topic=topic,
                     area=area,
                     # Its report waits in the mentor account's queue.
                     special="queue" if target == "implementation" else "",
+                    variant="coach_first" if target == "proposal_review" else "",
+                    short="Kukar",
                 )
             )
         self.plans.append(
@@ -1217,11 +1467,34 @@ class _Builder:
                 trainee=self.desmon,
                 mentor=self.bulki,
                 executive=self.executives["Lambar"],
-                group=d1,
+                group=l1,
                 target="implementation",
                 topic=LAMBAR_TOPIC,
                 area="Kabupaten Lampung Barat",
                 special="lambar",
+                short="Lambar",
+            )
+        )
+        # An acting head: the Sekretaris of Dinkes Samarinda is Plt. Kepala Dinas, by the
+        # Wali Kota's decree, and acts as mentor of a trainee of cohort B.
+        dinkes = self.agencies[("health", "Samarinda")]
+        head = self.head_of(dinkes, "health")
+        self.plt = self.generated_user(f"Sekretaris {dinkes.name}", agency=dinkes, grade="head")
+        trainee, _agency, _mentor = self.trainee_for("health", "Samarinda", "pka")
+        area = dinkes.region.name
+        topic = self.pick_topic("health", area)
+        self.titles.add(topic["title"].format(area=area))
+        self.plans.append(
+            Plan(
+                trainee=trainee,
+                mentor=head,
+                executive=self.executives["Samarinda"],
+                group=b2,
+                target="implementation",
+                topic=topic,
+                area=area,
+                special="plt",
+                short="Samarinda",
             )
         )
         # A second trainee account keeps the proposal phase at hand (the editor, a revision
@@ -1240,18 +1513,52 @@ class _Builder:
                 trainee=self.peserta2,
                 mentor=self.mentor,
                 executive=self.pimpinan,
-                group=b1,
+                group=c1,
                 target="revision_requested",
                 topic=PESERTA2_TOPIC,
                 area="Kabupaten Kutai Kartanegara",
+                variant="mentor",
+                short="Kukar",
             )
         )
 
-    def fill(self, plan: Plan, cohort: Cohort) -> Case:
-        t = plan.topic
-        case = start_case(
-            cohort, plan.trainee, group=plan.group, mentor=plan.mentor, executive=plan.executive
+    def acting_official(self) -> None:
+        """The Plt. Kepala Dinkes Samarinda: a decree (SK) of the Wali Kota, a date range
+        covering cohort B; meanwhile the mentor's actions on its cases are the Plt.'s."""
+        plan = next(p for p in self.plans if p.special == "plt")
+        starts = self.cohorts[1].cohort.start_date - timedelta(days=30)
+        ends = starts + timedelta(days=180)
+        self.letter_no += self.rng.randint(3, 40)
+        db.session.add(
+            Delegation(
+                principal_id=plan.mentor.id,
+                delegate_id=self.plt.id,
+                role="mentor",
+                kind="plt",
+                starts_on=starts,
+                ends_on=ends,
+                reason="Kepala Dinas definitif menjalani perawatan kesehatan jangka panjang.",
+                sk_number=f"800.1.3.3/{self.letter_no}/BKPSDM/{ROMAN[starts.month - 1]}/"
+                f"{starts.year}",
+                sk_date=starts - timedelta(days=3),
+                created_by_id=self.penyelenggara.id,
+            )
         )
+        self.acting[plan.mentor.id] = (self.plt.id, starts, ends)
+
+    def fill(self, plan: Plan, n: int) -> Case:
+        t = plan.topic
+        cohort = plan.group.cohort
+        plan.tl = Timeline(cohort.program.institution.timezone, self.limit, random.Random(n))
+        # Registered by the organizer on the first day of the training.
+        with clock_at(plan.tl.at(cohort.start_date, 7 * 60 + 30, 9 * 60)):
+            case = start_case(
+                cohort,
+                plan.trainee,
+                group=plan.group,
+                mentor=plan.mentor,
+                executive=plan.executive,
+            )
         plan.case = case
         if plan.target == "draft" and self.rng.random() < 0.5:
             # A fresh draft: only the title and the problem so far.
@@ -1347,11 +1654,24 @@ class _Builder:
         )
         return case
 
+    def assign_ndh(self) -> None:
+        """NDH (nomor daftar hadir): 1..n per cohort, in the order of the trainees' names."""
+        by_cohort: dict[int, list[Case]] = {}
+        for plan in self.plans:
+            by_cohort.setdefault(id(plan.group.cohort), []).append(plan.case)
+        for cases in by_cohort.values():
+            cases.sort(key=lambda c: c.trainee.name.casefold())
+            for number, case in enumerate(cases, start=1):
+                case.ndh = number
+
     def stakeholders(self, plan: Plan) -> list[dict]:
+        sponsor = (
+            plan.executive.position if plan.executive else f"Kepala {plan.trainee.agency.name}"
+        )
         return [
             {
-                "name": plan.executive.position,
-                "kind": "external",
+                "name": sponsor,
+                "kind": "external" if plan.executive else "internal",
                 "role": "Sponsor kebijakan",
                 "influence": "high",
                 "interest": "high",
@@ -1391,169 +1711,216 @@ class _Builder:
             },
         ]
 
-    # ---- moving cases: only through perform() ------------------------------------------
-    def path(self, plan: Plan, pkn2: bool) -> list[str]:
-        to_mentor = ["submit", "record_seminar"] if pkn2 else ["submit"]
-        loop = ["submit", "seminar_revision"] if pkn2 else ["submit", "request_revision"]
-        if not pkn2 and self.rng.random() < 0.3:
-            loop_full = ["submit", "approve", "decline_endorsement"]
-        else:
-            loop_full = loop
-        endorse = [*to_mentor, "approve", "endorse"]
-        report = [*endorse, "verify", "submit_report"]
-        paths = {
-            "draft": [],
-            "proposal_seminar": ["submit"],
-            "mentor_review": to_mentor,
-            "revision_requested": ["submit", "request_revision"] if not pkn2 else loop,
-            "endorsement_pending": [*to_mentor, "approve"],
-            "implementation": endorse,
-            "evaluation": report,
-            "deferred": [*report, "defer"],
-            "completed": [*report, "score_pass", "finalize"],
-            "not_passed": [*report, "score_fail", "finalize"],
-        }
-        if plan.target == "withdrawn":
-            before = self.rng.choice(["draft", "mentor_review", "implementation"])
-            steps = [*paths[before], "withdraw"]
-        else:
-            steps = list(paths[plan.target])
-        if (
-            plan.revise_first
-            and steps
-            and steps[0] == "submit"
-            and plan.target != ("revision_requested")
-        ):
-            steps = loop_full + steps
-        if plan.special == "kukar":
-            steps = ["submit", "request_revision", *report, "score_draft"]
-        return steps
+    # ---- moving cases: only through perform(), each at its moment ---------------------
+    def act(self, day: date, trigger: str, actor: User, **kw):
+        with clock_at(self.cur.tl.at(day)):
+            return perform(self.cur.case, trigger, actor, **kw)
+
+    def act_at(self, moment: datetime, trigger: str, actor: User, **kw):
+        with clock_at(self.cur.tl.exact(moment)):
+            return perform(self.cur.case, trigger, actor, **kw)
+
+    def organizer(self, case: Case) -> User:
+        return db.session.get(User, self.organizer_of[case.cohort_id])
+
+    def person(self, case: Case, role: str, day: date) -> User:
+        """Who acts as `role` on `day`: a Plt. in place of the mentor while the decree runs."""
+        if role == "trainee":
+            return case.trainee
+        if role == "coach":
+            return case.group.coach
+        if role == "examiner":
+            return case.group.examiner
+        if role == "executive":
+            return case.executive
+        if role == "mentor":
+            acting = self.acting.get(case.mentor_id)
+            if acting and acting[1] <= day <= acting[2]:
+                return db.session.get(User, acting[0])
+            return case.mentor
+        return self.organizer(case)
 
     def drive(self, plan: Plan) -> None:
-        case = plan.case
-        pkn2 = case.definition_key == "aksi_perubahan_pkn2"
-        cohort = case.cohort
-        organizer = db.session.get(User, self.organizer_of[cohort.id])
-        for step in self.path(plan, pkn2):
-            if step == "verify":
-                self.close_short_term(plan)
-            elif step in ("score_pass", "score_fail", "score_draft"):
-                # Through the evaluation service, as the evaluators would: per-aspect scores
-                # with notes and a rating per short-term milestone. Its own generator, so the
-                # cases made after this one stay the same. "score_draft" leaves the examiner's
-                # sheet a draft beside the coach's submitted one (the visibility rule).
-                rng = random.Random(f"{SEED}-score-{case.id}")
-                low, high = (50, 66) if step == "score_fail" else (78, 95)
-                rubric = evaluation.rubric_of(case)
-                short = evaluation.short_term(case)
-                ratings = {
-                    m.id: {
-                        "rating": "kurang"
-                        if m.status == "not_achieved"
-                        else (
-                            "melampaui"
-                            if (m.achieved_quantity or 0) > (m.target_quantity or math.inf)
-                            else "sesuai"
-                        ),
-                        "note": "" if m.status == "verified" else (m.closing_note or "")[:200],
-                    }
-                    for m in short
-                }
-                evaluators = (
-                    ("coach", case.group.coach),
-                    ("examiner", case.group.examiner),
-                    ("mentor", case.mentor),
-                )
-                for role, who in evaluators:
-                    if step == "score_draft" and role == "mentor":
-                        continue  # not started yet: the `mentor` account's turn
-                    scores = {
-                        a.key: {
-                            "value": float(rng.randint(low, high)),
-                            "note": rng.choice(SCORE_NOTES[step == "score_fail"]),
-                        }
-                        for a in rubric.aspects_for(role)
-                    }
-                    note = rng.choice(SHEET_NOTES[step == "score_fail"])
-                    if step == "score_draft" and role == "examiner":
-                        # Half done: the last aspect and the ratings are still open.
-                        last = rubric.aspects_for(role)[-1].key
-                        scores[last] = {"value": None, "note": ""}
-                        evaluation.save_draft(case, who, role, scores=scores, note=note)
-                        continue
-                    data = {"role": role, "scores": scores, "ratings": ratings, "note": note}
-                    perform(case, "submit_scores", who, data=data)
-            elif step == "submit":
-                perform(case, step, case.trainee)
-            elif step == "submit_report":
-                self.write_final_report(plan)
-                perform(case, step, case.trainee)
-            elif step == "approve":
-                perform(
-                    case,
-                    step,
-                    case.mentor,
-                    comment=self.rng.choice(
-                        ["", "Rancangan sudah sesuai, silakan lanjutkan ke pimpinan."]
-                    ),
-                )
-            elif step == "request_revision":
-                perform(case, step, case.mentor, comment=self.rng.choice(REVISION_NOTES))
-            elif step == "decline_endorsement":
-                perform(
-                    case,
-                    step,
-                    case.executive,
-                    comment="Mohon selaraskan dengan prioritas RPJMD sebelum didukung.",
-                )
-            elif step == "endorse":
-                self.letters[case.id] = self.letter(case)
-                perform(case, step, case.executive, data=self.letters[case.id])
-            elif step == "record_seminar":
-                perform(
-                    case,
-                    step,
-                    case.group.examiner,
-                    data={
-                        "seminar_date": self.past_working_day(self.rng.randint(1, 6)).isoformat(),
-                        "seminar_outcome": self.rng.choice(["accepted", "accepted_with_notes"]),
-                    },
-                    comment="Seminar rancangan dihadiri mentor dan coach.",
-                )
-            elif step == "seminar_revision":
-                perform(
-                    case,
-                    step,
-                    case.group.examiner,
-                    comment="Rancangan perlu diperbaiki sesuai masukan seminar.",
-                )
-            elif step == "defer":
-                perform(
-                    case,
-                    step,
-                    organizer,
-                    comment="Peserta berhalangan hadir pada "
-                    "seminar laporan; dijadwalkan ulang oleh penyelenggara.",
-                )
-            elif step == "finalize":
-                perform(case, step, organizer)
-            elif step == "withdraw":
-                actor = case.trainee if self.rng.random() < 0.5 else organizer
-                perform(case, step, actor, comment=self.rng.choice(WITHDRAW_NOTES))
-            else:  # pragma: no cover - a typo in a path above
-                raise ValueError(step)
+        case, r = plan.case, self.trng
+        target = plan.target
+        if target == "draft":
+            return
+        if target == "withdrawn":
+            stage = plan.variant or "draft"
+            if stage != "draft":
+                self.walk_to(plan, stage)
+            base = max(plan.tl.day, case.cohort.start_date)
+            if stage == "implementation":
+                short = [m for m in case.milestones if m.term == "short"]
+                self.milestone_to(plan, short[0], "in_progress")
+                base = max(plan.tl.day, case.cohort.implementation_start)
+            day = self.past(self.later(base, r.randint(4, 12)))
+            actor = case.trainee if r.random() < 0.5 else self.organizer(case)
+            self.act(day, "withdraw", actor, comment=r.choice(WITHDRAW_NOTES))
+            return
+        self.walk_to(plan, target)
+        if target == "implementation":
+            self.implementation(plan)
+        elif target not in PROPOSAL_STATES:
+            self.finish(plan)
 
-    def past_working_day(self, back: int) -> date:
-        d = self.today
-        while back > 0:
-            d -= timedelta(days=1)
-            if is_working_day(d):
-                back -= 1
-        return d
+    def walk_to(self, plan: Plan, goal: str) -> None:
+        if definition_of(plan.case).has_state("mentor_review"):  # version 1 of PKA
+            steps = self.v1_steps(plan, goal)
+        else:
+            steps = self.proposal_steps(plan, goal)
+        cohort, r = plan.case.cohort, self.trng
+        if goal not in PROPOSAL_STATES:
+            end = self.earlier(cohort.implementation_start, r.randint(1, 3))
+        elif cohort.implementation_start <= self.today:
+            # A straggler of a cohort already implementing: stuck there for weeks.
+            end = self.earlier(cohort.implementation_start, r.randint(1, 4))
+        else:
+            end = self.earlier(self.today, r.randint(1, 4))
+        self.walk(plan, steps, end)
 
-    def letter(self, case: Case) -> dict:
+    def v1_steps(self, plan: Plan, goal: str) -> list[tuple[str, str, int]]:
+        """Version 1 of the PKA flow: the mentor alone approves, no seminar."""
+        r = self.trng
+        steps = [("submit", "trainee", 0)]
+        if plan.revise_first and goal != "revision_requested":
+            steps += [("revise", "mentor", r.randint(1, 3)), ("submit", "trainee", r.randint(3, 5))]
+        if goal == "revision_requested":
+            return [*steps, ("revise", "mentor", r.randint(1, 3))]
+        if goal == "mentor_review":
+            return steps
+        steps.append(("approve", "mentor", r.randint(1, 4)))
+        if goal == "endorsement_pending":
+            return steps
+        return [*steps, ("endorse", "executive", r.randint(2, 5))]
+
+    def proposal_steps(self, plan: Plan, goal: str) -> list[tuple[str, str, int]]:
+        """The proposal phase of the current flows up to `goal`: (action, who, working days
+        after the previous action). Coach and mentor both approve, the panel hears the
+        seminar rancangan, fixes go to the coach, the panel signs, the executive endorses
+        (not in PKP)."""
+        r = self.trng
+        endorsement = definition_of(plan.case).has_state("endorsement_pending")
+        declined = goal == "revision_requested" and plan.variant == "declined"
+        if declined:
+            goal = "endorsement_pending"
+        steps = [("submit", "trainee", 0)]
+        if plan.revise_first and goal != "revision_requested":
+            who = r.choice(("coach", "mentor"))
+            steps += [("revise", who, r.randint(1, 4)), ("submit", "trainee", r.randint(3, 6))]
+        if goal == "revision_requested":
+            who = "mentor" if plan.variant == "mentor" else r.choice(("coach", "mentor"))
+            return [*steps, ("revise", who, r.randint(1, 4))]
+        first, second = r.sample(("coach", "mentor"), 2)
+        if plan.variant == "coach_first":
+            first, second = "coach", "mentor"
+        steps.append(("approve", first, r.randint(1, 3)))
+        if goal == "proposal_review":
+            if plan.variant != "coach_first" and r.random() < 0.5:
+                steps.pop()  # nobody has signed yet
+            return steps
+        steps.append(("approve", second, r.randint(0, 3)))
+        if goal == "seminar_proposal":
+            if plan.variant == "held":  # held; the examiner has yet to record the outcome
+                return [*steps, ("held", "", r.randint(3, 6))]
+            if plan.variant == "failed":
+                steps.append(("seminar", "failed", r.randint(3, 6)))
+            return [*steps, ("upcoming", "", r.randint(0, 1))]
+        if goal in ("seminar_fixes", "fixes_review"):
+            outcome = "fixes"
+        else:
+            outcome = r.choices(("passed", "fixes", "failed"), (5, 4, 1))[0]
+        if outcome == "failed":
+            steps.append(("seminar", "failed", r.randint(3, 6)))
+            outcome = r.choice(("passed", "fixes"))
+            steps.append(("seminar", outcome, r.randint(4, 7)))
+        else:
+            steps.append(("seminar", outcome, r.randint(3, 7)))
+        if goal == "seminar_fixes":
+            return steps
+        if outcome == "fixes":
+            steps.append(("fixes", "trainee", r.randint(2, 5)))
+            if goal == "fixes_review":
+                return steps
+            if r.random() < 0.25:
+                steps += [("return_fixes", "coach", r.randint(1, 2))]
+                steps += [("fixes", "trainee", r.randint(1, 3))]
+            steps.append(("accept", "coach", r.randint(1, 3)))
+        signers = r.sample(("examiner", "coach", "mentor"), 3)
+        if goal == "ratification":
+            signers = signers[: r.randint(1, 2)] if plan.variant == "signing" else []
+        steps += [("ratify", who, r.randint(0, 2)) for who in signers]
+        if goal == "ratification" or not endorsement:
+            return steps
+        if declined:
+            return [*steps, ("decline", "executive", r.randint(2, 4))]
+        if goal == "endorsement_pending":
+            return steps
+        return [*steps, ("endorse", "executive", r.randint(2, 5))]
+
+    def walk(self, plan: Plan, steps: list[tuple[str, str, int]], end: date) -> None:
+        """Take the steps so the last falls on `end`: drafting first (at least eight working
+        days), the gaps shrunk in proportion when the cohort leaves less room."""
+        if not steps:
+            return
+        cohort = plan.case.cohort
+        total = sum(gap for *_, gap in steps)
+        lower = self.later(cohort.start_date, 8)
+        start = self.earlier(end, total)
+        if start < lower:
+            room = max(self.between(lower, end), 0)
+            steps = [(k, who, gap * room // total) for k, who, gap in steps] if total else steps
+            start = lower
+        day = start
+        for kind, who, gap in steps:
+            day = max(self.past(self.later(day, gap)), plan.tl.day)
+            self.step(plan, kind, who, day)
+            day = plan.tl.day
+
+    def step(self, plan: Plan, kind: str, who: str, day: date) -> None:
+        case, r = plan.case, self.trng
+        actor = self.person(case, who, day)
+        if kind == "submit":
+            self.act(day, "submit", actor)
+        elif kind == "revise":
+            self.act(day, "request_revision", actor, comment=r.choice(REVISION_NOTES))
+        elif kind == "approve":
+            self.act(day, "approve", actor, comment=r.choice(APPROVE_NOTES))
+        elif kind == "seminar":
+            self.proposal_seminar(plan, day, who)
+        elif kind == "held":
+            s = self.seminar(plan, "proposal", day, scheduled=plan.tl.day, latest=self.yesterday)
+            self.hold(s, "Panel meminta peserta mempertajam analisis pemangku kepentingan.")
+            plan.tl.exact(s.ends_at)
+        elif kind == "upcoming":
+            ahead = self.later(self.today, r.randint(1, 6))
+            self.seminar(plan, "proposal", ahead, scheduled=day)
+        elif kind == "fixes":
+            self.act(day, "submit_fixes", actor)
+        elif kind == "return_fixes":
+            self.act(day, "return_fixes", actor, comment=r.choice(RETURN_FIXES_NOTES))
+        elif kind == "accept":
+            self.act(day, "accept_fixes", actor, comment=r.choice(ACCEPT_NOTES))
+        elif kind == "ratify":
+            self.act(day, "ratify", actor)
+        elif kind == "endorse":
+            self.letters[case.id] = self.letter(case, day, plan.tl.day)
+            self.act(day, "endorse", actor, data=self.letters[case.id])
+        elif kind == "decline":
+            self.act(
+                day,
+                "decline_endorsement",
+                actor,
+                comment="Mohon selaraskan dengan prioritas RPJMD sebelum didukung.",
+            )
+        else:  # pragma: no cover - a typo in the steps above
+            raise ValueError(kind)
+
+    def letter(self, case: Case, day: date, signed_after: date) -> dict:
+        """The sponsor's letter: dated on the day it is recorded or a little before, never
+        before the panel's signatures, so always before the implementation it enables."""
         self.letter_no += self.rng.randint(3, 40)
-        when = self.past_working_day(self.rng.randint(1, 8))
+        when = max(self.earlier(day, self.trng.randint(0, 2)), signed_after)
         return {
             "letter_number": f"000.1.5/{self.letter_no}/"
             f"{case.executive.agency.short_name.replace(' ', '-')}/{ROMAN[when.month - 1]}/"
@@ -1561,27 +1928,263 @@ class _Builder:
             "letter_date": when.isoformat(),
         }
 
-    # ---- implementation: only through the activities of perform() ---------------------
-    def local_today(self, case: Case) -> date:
-        """The demo's today, but never after the institution's: the activities refuse
-        future dates."""
-        if case.cohort_id not in self.local_days:
-            self.local_days[case.cohort_id] = min(self.today, today_for(case))
-        return self.local_days[case.cohort_id]
+    # ---- seminars: scheduled by the organizer, held on a date, the panel's outcome -----
+    def seminar(
+        self, plan: Plan, kind: str, day: date, scheduled: date, latest: date | None = None
+    ) -> Seminar:
+        """Book the first free slot from `day` (no person twice, no room twice; online for
+        trainees far from the provincial capital) and write the seminar as scheduled on
+        `scheduled`. With `latest`, the slot is found on or before it (a past seminar)."""
+        case = plan.case
+        institution = case.cohort.program.institution
+        panel = [
+            ("examiner", case.group.examiner),
+            ("coach", case.group.coach),
+            ("mentor", self.person(case, "mentor", day)),
+        ]
+        people = {u.id for _, u in panel} | {case.trainee_id}
+        online = plan.short in ONLINE_PLACES
+        minutes = 90 if kind == "report" else 75
+        days = [self.later(day, i) for i in range(15)]
+        if latest is not None:
+            days = [d for d in days if d <= latest] + [self.earlier(day, i) for i in range(1, 15)]
+        # Each group keeps to its own room when it is free.
+        rooms = ROOMS[institution.code]
+        first = (int(case.group.name.split()[-1]) - 1) % len(rooms)
+        rooms = rooms[first:] + rooms[:first]
+        # A random first slot, so the day is not always opened by the same hour.
+        turn = self.trng.randrange(len(SLOTS))
+        for d in days:
+            for hour, minute in SLOTS[turn:] + SLOTS[:turn]:
+                start = plan.tl.utc(d, hour * 60 + minute)
+                end = start + timedelta(minutes=minutes)
+                if any(_overlaps(self.busy_people.get(p, ()), start, end) for p in people):
+                    continue
+                room = ""
+                if not online:
+                    busy = self.busy_rooms
+                    free = [
+                        name
+                        for name in rooms
+                        if not _overlaps(busy.get((institution.id, name), ()), start, end)
+                    ]
+                    if not free:
+                        continue
+                    room = free[0]
+                    self.busy_rooms.setdefault((institution.id, room), []).append((start, end))
+                for p in people:
+                    self.busy_people.setdefault(p, []).append((start, end))
+                break
+            else:
+                continue
+            break
+        else:  # pragma: no cover - fifteen days without a free slot
+            raise RuntimeError("no free seminar slot")
+        link = ""
+        if online:
+            link = f"https://zoom.us/j/{self.trng.randint(81_000_000_000, 89_999_999_999)}"
+        created = plan.tl.at(min(scheduled, d))
+        s = Seminar(
+            cohort_id=case.cohort_id,
+            case_id=case.id,
+            kind=kind,
+            starts_at=start,
+            ends_at=end,
+            room=room,
+            online_link=link,
+            status="scheduled",
+            uid=uuid.UUID(int=self.trng.getrandbits(128)).hex,
+            sequence=0,
+            created_by_id=self.organizer_of[case.cohort_id],
+            created_at=created,
+            notes="",
+        )
+        s.panel = [SeminarPanelist(user_id=u.id, role=role) for role, u in panel]
+        db.session.add(s)
+        db.session.flush()
+        return s
 
+    def hold(self, s: Seminar, notes: str = "") -> None:
+        """Held: the trainee presented; now and then a mentor sends apologies."""
+        s.status = "held"
+        s.trainee_attended = True
+        absent = "mentor" if self.trng.random() < 0.15 else None
+        for p in s.panel:
+            p.attended = p.role != absent
+        s.notes = notes
+        s.updated_at = s.ends_at
+        db.session.flush()
+
+    def proposal_seminar(self, plan: Plan, day: date, outcome: str) -> None:
+        case, r = plan.case, self.trng
+        s = self.seminar(plan, "proposal", day, scheduled=plan.tl.day, latest=self.yesterday)
+        trigger, comment = {
+            "passed": ("seminar_passed", r.choice(PASSED_NOTES)),
+            "fixes": ("seminar_passed_with_fixes", r.choice(FIXES_NOTES)),
+            "failed": ("seminar_failed", r.choice(FAILED_NOTES)),
+        }[outcome]
+        self.hold(s, comment)
+        moment = s.ends_at + timedelta(minutes=r.randint(5, 20))
+        self.act_at(moment, trigger, case.group.examiner, comment=comment)
+
+    # ---- the seminar laporan, the scores, the result -----------------------------------
+    def finish(self, plan: Plan) -> None:
+        """After the implementation: every short-term milestone closed, the report written
+        and submitted, the report seminar on a day of the evaluation week, the panel's and
+        the organizer's sheets, the result."""
+        case, r = plan.case, self.trng
+        cohort = case.cohort
+        self.close_short_term(plan)
+        if cohort.implementation_end > self.today:  # an early finisher
+            due = self.earlier(self.today, r.randint(3, 6))
+        else:
+            due = self.earlier(cohort.implementation_end, r.randint(0, 4))
+        submitted = self.past(max(self.later(plan.tl.day, 1), due))
+        with clock_at(plan.tl.at(submitted)):
+            self.write_final_report(plan)
+        self.act(submitted, "submit_report", case.trainee)
+        if definition_of(case).has_state("mentor_review"):  # version 1 of PKA
+            if plan.variant == "scored":
+                # Sheets on the version 1 rubric: this case cannot move to version 2.
+                day = self.past(self.later(submitted, r.randint(1, 3)))
+                self.score(plan, day, ("examiner", "coach"))
+            return
+        scheduled = self.past(self.later(submitted, r.randint(1, 3)))
+        rubric = evaluation.rubric_of(case)
+        panel_roles = tuple(x for x in rubric.roles if x != "organizer")
+        if "organizer" in rubric.roles:
+            # Sikap perilaku: scored by the organizer, from the classroom weeks.
+            self.score(plan, scheduled, ("organizer",))
+        week = [
+            d
+            for d in (self.earlier(cohort.evaluation_date, i) for i in range(10))
+            if d > self.later(submitted, 2)
+        ]
+        held_days = [d for d in week if d <= self.yesterday]
+        ahead = [d for d in week if d > self.today]
+        if plan.variant == "upcoming" or not held_days:
+            day = r.choice(ahead) if ahead else self.later(self.today, 1)
+            self.seminar(plan, "report", day, scheduled=scheduled)
+            return
+        day = r.choice(held_days)
+        if plan.special == "kukar":
+            day = held_days[0]  # the latest: the scores are coming in
+        s = self.seminar(plan, "report", day, scheduled=scheduled, latest=self.yesterday)
+        if plan.target == "deferred":
+            s.status = "cancelled"
+            s.notes = "Peserta berhalangan hadir (sakit, surat keterangan dokter terlampir)."
+            s.updated_at = s.starts_at - timedelta(hours=2)
+            db.session.flush()
+            self.act_at(
+                s.starts_at,
+                "defer",
+                self.organizer(case),
+                comment="Peserta berhalangan hadir pada seminar laporan; dijadwalkan ulang "
+                "oleh penyelenggara.",
+            )
+            return
+        self.hold(s, "Seminar laporan berjalan sesuai jadwal; panel memberikan masukan.")
+        plan.tl.exact(s.ends_at)
+        day = s.ends_at.replace(tzinfo=UTC).astimezone(plan.tl.zone).date()
+        fail = plan.target == "not_passed"
+        if plan.special == "kukar":
+            # The coach has submitted, the examiner's sheet is half done, the mentor's
+            # not started: the `mentor` account's turn.
+            self.score(plan, day, ("coach", "examiner"), draft=("examiner",))
+            return
+        self.score(plan, day, panel_roles, fail=fail)
+        if plan.variant == "scored":
+            return  # every sheet in: the organizer's "Perlu tindakan Anda"
+        self.act(self.past(self.later(day, r.randint(0, 1))), "finalize", self.organizer(case))
+
+    def score(
+        self, plan: Plan, day: date, roles: tuple[str, ...], fail: bool = False, draft=()
+    ) -> None:
+        """Sheets through the evaluation service, as the evaluators would: per-aspect scores
+        with notes and, where the rubric asks, a rating per short-term milestone. Its own
+        generator, so the cases made after this one stay the same. A role in `draft` leaves
+        its sheet a draft with the last aspect open."""
+        case = plan.case
+        rng = random.Random(f"{SEED}-score-{case.id}-{'-'.join(roles)}")
+        rubric = evaluation.rubric_of(case)
+        ratings = {
+            m.id: {
+                "rating": "kurang"
+                if m.status == "not_achieved"
+                else (
+                    "melampaui"
+                    if (m.achieved_quantity or 0) > (m.target_quantity or math.inf)
+                    else "sesuai"
+                ),
+                "note": "" if m.status == "verified" else (m.closing_note or "")[:200],
+            }
+            for m in evaluation.short_term(case)
+        }
+        for role in rubric.roles:
+            if role not in roles:
+                continue
+            who = self.person(case, role, day)
+            # Sikap perilaku is no reason to fail: the change action is.
+            failing = fail and role != "organizer"
+            low, high = (45, 58) if failing else ((72, 88) if role == "organizer" else (78, 95))
+            scores = {
+                a.key: {
+                    "value": float(rng.randint(low, high)),
+                    "note": rng.choice(SCORE_NOTES[failing]),
+                }
+                for a in rubric.aspects_for(role)
+            }
+            note = rng.choice(SHEET_NOTES[failing])
+            rated = ratings if rubric.rates_milestones(role) else None
+            if role in draft:
+                last = rubric.aspects_for(role)[-1].key
+                scores[last] = {"value": None, "note": ""}
+                with clock_at(plan.tl.at(day)):
+                    evaluation.save_draft(case, who, role, scores=scores, note=note)
+                continue
+            data = {"role": role, "scores": scores, "note": note}
+            if rated is not None:
+                data["ratings"] = rated
+            self.act(day, "submit_scores", who, data=data)
+
+    # ---- version 1 cases moved to version 2 --------------------------------------------
+    def migrate_legacy(self) -> None:
+        """The Lampung cohort began on version 1 of the PKA flow. Its running cases move to
+        version 2 as `flask aksi migrate-cases` would (audited "migrated"); one whose mapping
+        is blocked (sheets submitted on the old rubric) stays on version 1. New trainees of
+        the cohort then start on version 2."""
+        target = registry.get("aksi_perubahan_pka", 2)
+        night = self.earlier(self.today, 2)
+        cohort_id = self.legacy.cohort.id
+        for plan in self.plans:
+            if plan.cohort_id != cohort_id:
+                continue
+            case = db.session.get(Case, plan.case_id)
+            plan.case, self.cur = case, plan
+            if definition_of(case).state(case.state).terminal:
+                continue
+            if not plan_migration(case, target).ok:
+                continue
+            with clock_at(plan.tl.at(night, 19 * 60, 20 * 60)):
+                migrate_case(case, target)
+            if case.state == "evaluation":
+                ahead = self.later(self.today, self.trng.randint(2, 5))
+                self.seminar(plan, "report", ahead, scheduled=plan.tl.day)
+            db.session.commit()
+            db.session.expunge_all()
+        cohort = db.session.get(Cohort, cohort_id)
+        cohort.definition_version = target.version
+        db.session.commit()
+
+    # ---- implementation: only through the activities of perform() ---------------------
     def recent(self, case: Case, back: int) -> date:
         """`back` working days before today."""
-        d = self.local_today(case)
-        while back > 0:
-            d -= timedelta(days=1)
-            if is_working_day(d):
-                back -= 1
-        return d
+        return _working_days_before(self.today, back)
 
     def around(self, case: Case, m: Milestone, early: int = 5) -> date:
         """A working day near the milestone's target date, inside the implementation window
-        so far and before today."""
-        start = case.cohort.implementation_start
+        so far, after the case entered it, and before today."""
+        start = max(case.cohort.implementation_start, self.cur.tl.day)
         latest = self.recent(case, 1)
         d = min(m.target_date - timedelta(days=self.prng.randint(0, early)), latest)
         if start <= latest:
@@ -1600,15 +2203,36 @@ class _Builder:
         when: date | None = None,
         files: list[tuple[str, bytes]] | None = None,
     ) -> None:
+        when = when or self.recent(case, 1)
         data = {"milestone_id": m.id, "status": status, "narrative": narrative}
         if quantity is not None:
             data["achieved_quantity"] = quantity
-        if when is not None:
-            data["report_date"] = when.isoformat()
-        perform(case, "report_progress", case.trainee, data=data, files=_uploads(files))
+        data["report_date"] = when.isoformat()
+        self.last_report_day = when
+        self.act(when, "report_progress", case.trainee, data=data, files=_uploads(files))
 
-    def decide(self, case: Case, m: Milestone, trigger: str, comment: str = "") -> None:
-        perform(case, trigger, case.mentor, comment=comment, data={"milestone_id": m.id})
+    def decide(
+        self, case: Case, m: Milestone, trigger: str, comment: str = "", day: date | None = None
+    ) -> None:
+        """The mentor (or the Plt.) decides a working day or two after the report."""
+        if day is None:
+            day = self.past(self.later(self.last_report_day, self.prng.randint(1, 2)))
+        self.act(
+            day,
+            trigger,
+            self.person(case, "mentor", day),
+            comment=comment,
+            data={"milestone_id": m.id},
+        )
+
+    def cover(self, case: Case, m: Milestone, unit: str, day: date, note: str, files) -> None:
+        self.act(
+            day,
+            "cover_unit",
+            case.trainee,
+            data={"milestone_id": m.id, "unit": unit, "covered_on": day.isoformat(), "note": note},
+            files=_uploads(files),
+        )
 
     def evidence(
         self,
@@ -1720,7 +2344,7 @@ class _Builder:
             # A report waiting in the mentor account's queue; the next milestone overdue.
             self.milestone_to(plan, short[0], "reported")
             return None
-        if case.cohort.implementation_start > self.local_today(case):
+        if case.cohort.implementation_start > self.today:
             statuses = ("in_progress",) if self.scenario % 2 else ()
         else:
             statuses = SCENARIOS[self.scenario % len(SCENARIOS)]
@@ -1731,12 +2355,13 @@ class _Builder:
             )
         if statuses and all(s == "verified" for s in statuses):
             # Everything verified: the final report is being drafted.
-            reports.save_report(
-                case,
-                case.trainee,
-                {k: v for k, v in self.final_report_text(plan).items() if k in DRAFT_FIELDS},
-                expected_version=reports.version_of(case),
-            )
+            with clock_at(plan.tl.at(self.yesterday)):
+                reports.save_report(
+                    case,
+                    case.trainee,
+                    {k: v for k, v in self.final_report_text(plan).items() if k in DRAFT_FIELDS},
+                    expected_version=reports.version_of(case),
+                )
         return None
 
     def close_short_term(self, plan: Plan) -> None:
@@ -1792,19 +2417,15 @@ class _Builder:
                         self.evidence_count,
                     )
                 ]
-            perform(
+            self.cover(
                 case,
-                "cover_unit",
-                case.trainee,
-                data={
-                    "milestone_id": tour.id,
-                    "unit": kecamatan,
-                    "covered_on": day.isoformat(),
-                    "note": f"Pembinaan Peratin dan Pj. Peratin di aula kantor camat; {pekon} "
-                    "pekon hadir. Dibahas administrasi pemerintahan, pengelolaan Dana Desa dan "
-                    "pemberdayaan masyarakat.",
-                },
-                files=_uploads(files),
+                tour,
+                kecamatan,
+                day,
+                f"Pembinaan Peratin dan Pj. Peratin di aula kantor camat; {pekon} pekon hadir. "
+                "Dibahas administrasi pemerintahan, pengelolaan Dana Desa dan pemberdayaan "
+                "masyarakat.",
+                files,
             )
         self.report(
             case,
@@ -1846,10 +2467,11 @@ class _Builder:
         )
 
     def peserta_story(self, plan: Plan, short: list[Milestone]) -> None:
-        """The `peserta` account: one milestone verified, one awaiting the mentor's
-        verification (above target), one returned by the mentor with a comment."""
+        """The `peserta` account: one milestone verified, one covering kecamatan (six of ten
+        so far, with photos and a berita acara), one awaiting the mentor's verification
+        (above target), one returned by the mentor with a comment."""
         case = plan.case
-        curriculum, school, musrenbang = short
+        curriculum, tour, school, musrenbang = short
         when = self.around(case, curriculum)
         self.report(
             case,
@@ -1883,6 +2505,7 @@ class _Builder:
             "verify_milestone",
             "Kurikulum sudah sesuai; lembar usulan baku mudah dipakai kader.",
         )
+        self.peserta_tour(plan, tour)
         self.report(
             case,
             musrenbang,
@@ -1939,6 +2562,55 @@ class _Builder:
             "diuraikan per desa. Lampirkan berita acara keenam desa beserta daftar usulan "
             "kelompok perempuan yang masuk RKPDes.",
         )
+
+    def peserta_tour(self, plan: Plan, tour: Milestone) -> None:
+        """Sosialisasi of the Sekolah Musrenbangdes in six of the ten kecamatan so far."""
+        case = plan.case
+        first = self.later(self.cur.tl.day, 2)
+        last = self.recent(case, 13)
+        span = max(self.between(first, last), 0)
+        for i, kecamatan in enumerate(PESERTA_ROUTE):
+            day = self.later(first, span * i // len(PESERTA_ROUTE))
+            files = []
+            if i % 2 == 0:
+                self.evidence_count += 1
+                files = [
+                    _photo_file(
+                        ["Sosialisasi Sekolah Musrenbangdes", f"Kecamatan {kecamatan}"],
+                        [
+                            f"Camat, TP-PKK dan kader perempuan Kecamatan {kecamatan}",
+                            f"Pendopo Kantor Camat {kecamatan}, {_tanggal(day)}",
+                        ],
+                        day,
+                        self.evidence_count,
+                    )
+                ]
+            elif i == 3:
+                files = [
+                    _pdf_file(
+                        f"Berita Acara Sosialisasi Sekolah Musrenbangdes Kecamatan {kecamatan}",
+                        [
+                            f"Pada tanggal {_tanggal(day)} telah dilaksanakan sosialisasi "
+                            f"Sekolah Musrenbangdes di Kecamatan {kecamatan}.",
+                            "Hadir: camat, Ketua TP-PKK kecamatan, kepala desa dan kader "
+                            "perempuan dari desa se-kecamatan.",
+                            "Demikian berita acara ini dibuat untuk dipergunakan sebagaimana "
+                            "mestinya.",
+                        ],
+                        case.trainee,
+                        kecamatan,
+                        day,
+                    )
+                ]
+            self.cover(
+                case,
+                tour,
+                kecamatan,
+                day,
+                "Sosialisasi kepada camat, TP-PKK kecamatan dan kepala desa; jadwal Sekolah "
+                "Musrenbangdes di desa disepakati.",
+                files,
+            )
 
     def kukar_story(self, plan: Plan, short: list[Milestone]) -> None:
         """DPMD Kukar (seed 001): the team's decree sent back once as a draft, then the
@@ -2048,6 +2720,13 @@ class _Builder:
                 number=letter["letter_number"],
                 date=_tanggal(date.fromisoformat(letter["letter_date"])),
             )
+        elif case.executive is None:
+            # PKP: the mentor's signature on the lembar pengesahan is the unit's commitment.
+            texts["sponsor_commitment"] = (
+                f"{case.mentor.position} selaku mentor menandatangani lembar pengesahan "
+                "rancangan dan berkomitmen melanjutkan layanan ini dalam rencana kerja unit "
+                "tahun berikutnya."
+            )
         texts["video_link"] = f"https://video.example.org/aksi-perubahan/{case.id}"
         texts["results"] = {
             str(m.id): _result_text(m) for m in case.milestones if m.term == "short"
@@ -2078,7 +2757,8 @@ class _Builder:
             "continuation_medium": case.objective_medium
             + " Rencana tindak dibahas dalam rapat pimpinan dan dimasukkan ke Renja tahun depan.",
             "continuation_long": case.objective_long,
-            "sponsor_commitment": f"{case.executive.position} mendukung aksi perubahan ini "
+            "sponsor_commitment": f"{(case.executive or case.mentor).position} mendukung "
+            "aksi perubahan ini "
             "melalui surat dukungan Nomor {number} tanggal {date} dan berkomitmen memasukkan "
             "kegiatan lanjutan ke dalam rencana kerja dan anggaran tahun berikutnya.",
         }
@@ -2099,23 +2779,24 @@ class _Builder:
         self.build_people()
         self.build_cohorts()
         db.session.flush()
-        cohort_of_group = {g.id: s.cohort for s in self.cohorts for g in s.groups}
-        for plan in self.plans:
-            self.fill(plan, cohort_of_group[plan.group.id])
-        db.session.commit()
-        # Ids, not objects: the session is emptied between cases below.
         self.organizer_of = {s.cohort.id: s.organizers[0].id for s in self.cohorts}
-        case_ids = [plan.case.id for plan in self.plans]
+        self.acting_official()
+        for n, plan in enumerate(self.plans):
+            self.fill(plan, n)
+        self.assign_ndh()
+        db.session.commit()
+        for plan in self.plans:
+            plan.case_id, plan.cohort_id = plan.case.id, plan.case.cohort_id
         # One case at a time in the session: each perform() flushes and commits only what
         # that case touched, not the whole demo world.
         db.session.expunge_all()
-        for plan, case_id in zip(self.plans, case_ids, strict=True):
-            plan.case = db.session.get(Case, case_id)
+        for plan in self.plans:
+            plan.case = db.session.get(Case, plan.case_id)
+            self.cur = plan
             self.drive(plan)
-            if plan.case.state == "implementation":
-                self.implementation(plan)
             db.session.commit()
             db.session.expunge_all()
+        self.migrate_legacy()
 
 
 KUKAR_TOPIC = dict(
@@ -2235,6 +2916,13 @@ PESERTA_TOPIC = dict(
             "Kurikulum dan lembar usulan baku",
             1,
             "dokumen",
+        ),
+        (
+            "Sosialisasi Sekolah Musrenbangdes kepada camat dan TP-PKK kecamatan",
+            "Kecamatan tersosialisasi",
+            10,
+            "kecamatan",
+            KUKAR_KECAMATAN,
         ),
         ("Sekolah Musrenbangdes di desa percontohan", "Kader perempuan terlatih", 60, "orang"),
         (
@@ -2594,7 +3282,8 @@ def _pdf_file(title: str, lines: list[str], signer: User, place: str, day: date)
     row(_latin1(f"{place}, {_tanggal(day)}"), 6, x=115)
     pdf.ln(18)
     row(_latin1(signer.name), 6, x=115)
-    row(f"NIP {signer.nip}", 6, x=115)
+    if signer.nip:
+        row(f"NIP {signer.nip}", 6, x=115)
     return f"{_slug(title)}.pdf", bytes(pdf.output())
 
 
