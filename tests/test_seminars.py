@@ -22,6 +22,7 @@ from workflow.models._base import clock_at, utcnow
 from workflow.models.seminars import Seminar, SeminarPanelist
 from workflow.services import Blocked, Forbidden, NotAvailable, definition_of, perform
 from workflow.services import seminars as svc
+from workflow.services.calendar import add_working_days
 
 ZONE = ZoneInfo("Asia/Makassar")  # the factories' institution: WITA, UTC+8
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -61,9 +62,17 @@ def sw(app):
     return seminar_world()
 
 
+def seminar_day(days: int):
+    """`days` working days from today (seminars fall on working days), so a test does not
+    depend on the weekday it runs; zero or less: plain days back (the past)."""
+    if days <= 0:
+        return local_today() + timedelta(days=days)
+    return add_working_days(local_today(), days)
+
+
 def slot(days: int = 7, start: str = "09:00", end: str = "11:00", **extra) -> dict:
     return {
-        "date": (local_today() + timedelta(days=days)).isoformat(),
+        "date": seminar_day(days).isoformat(),
         "start": start,
         "end": end,
         "room": "Ruang Seminar 1",
@@ -74,7 +83,7 @@ def slot(days: int = 7, start: str = "09:00", end: str = "11:00", **extra) -> di
 def utc(days: int, hhmm: str) -> datetime:
     """Local (WITA) day + time as the naive UTC a column holds."""
     hour, minute = map(int, hhmm.split(":"))
-    day = local_today() + timedelta(days=days)
+    day = seminar_day(days)
     moment = datetime(day.year, day.month, day.day, hour, minute, tzinfo=ZONE)
     return moment.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
 
@@ -220,6 +229,11 @@ def _same_person_twice(world):
     return {"coach_id": world.examiner.id}
 
 
+def _next_sunday():
+    day = local_today() + timedelta(days=8)
+    return day + timedelta(days=6 - day.weekday())
+
+
 BAD_INPUT = [
     ("past", lambda w: {"days": -1}, "date"),
     ("today, earlier", lambda w: {"days": 0, "start": "00:00", "end": "00:30"}, "date"),
@@ -227,6 +241,7 @@ BAD_INPUT = [
     ("before the cohort", lambda w: {"days": -61}, "date"),
     ("end before start", lambda w: {"start": "11:00", "end": "09:00"}, "end"),
     ("end equals start", lambda w: {"start": "11:00", "end": "11:00"}, "end"),
+    ("a Sunday", lambda w: {"date": _next_sunday().isoformat()}, "date"),
     ("no date", lambda w: {"date": ""}, "date"),
     ("bad date", lambda w: {"date": "10/12/2026"}, "date"),
     ("bad time", lambda w: {"start": "9am"}, "start"),

@@ -36,7 +36,8 @@ from ..models.seminars import Seminar, SeminarPanelist
 from ..permissions import DEFAULT_ZONE, ROLE_LABELS, is_institution_admin, roles_on_case
 from . import documents, mail, notifications
 from .errors import Blocked, Forbidden, NotAvailable
-from .workflow import definition_of
+from .calendar import is_working_day
+from .workflow import definition_of, extra_days_off
 
 PANEL_ROLES = ("examiner", "coach", "mentor")
 PANEL_FIELDS = {role: f"{role}_id" for role in PANEL_ROLES}
@@ -492,6 +493,12 @@ def check_slot(ctx: ActivityContext, zone: str, exclude: Seminar | None) -> Slot
                 "The seminar must fall within the cohort's training (%(start)s – %(end)s).",
                 start=format_date(cohort.start_date, "d MMM yyyy", locale=_lang()),
                 end=format_date(cohort.end_date, "d MMM yyyy", locale=_lang()),
+            )
+        elif not is_working_day(day, extra_days_off(cohort.program.institution_id)):
+            # Weekends, holidays, cuti bersama and the institution's own days off.
+            errors["date"] = _(
+                "%(day)s is not a working day: choose another date.",
+                day=format_date(day, "EEEE, d MMMM yyyy", locale=_lang()),
             )
     if errors:
         raise Blocked(INVALID, list(errors.values()), errors)
