@@ -35,8 +35,8 @@ from ..models._base import utcnow
 from ..models.seminars import Seminar, SeminarPanelist
 from ..permissions import DEFAULT_ZONE, ROLE_LABELS, is_institution_admin, roles_on_case
 from . import documents, mail, notifications
-from .errors import Blocked, Forbidden, NotAvailable
 from .calendar import is_working_day
+from .errors import Blocked, Forbidden, NotAvailable
 from .workflow import definition_of, extra_days_off
 
 PANEL_ROLES = ("examiner", "coach", "mentor")
