@@ -88,7 +88,7 @@ def test_submitted_scores_block_the_move_and_nothing_is_written(world):
     before = _writes(world.case)
     with pytest.raises(Blocked) as refused:
         migrate_case(world.case, _v2())
-    assert "finalize the result on this version" in str(refused.value.reasons[0])
+    assert "tetapkan hasilnya pada versi ini" in str(refused.value.reasons[0])
     assert _writes(world.case) == before
 
 

@@ -21,6 +21,7 @@ from workflow.models import (
     SeminarPanelist,
 )
 from workflow.models._base import utcnow
+from workflow.permissions import cases_awaiting
 from workflow.services import Forbidden, NotAvailable, perform
 from workflow.services.actions import available_actions
 from workflow.services.workflow import approval_status
@@ -234,7 +235,7 @@ def test_the_seminar_outcome_needs_a_held_seminar(app):
 
     with pytest.raises(Blocked) as refused:
         perform(world.case, "seminar_passed", world.examiner)
-    assert "No seminar is scheduled yet." in [str(r) for r in refused.value.reasons]
+    assert "Seminar belum dijadwalkan." in [str(r) for r in refused.value.reasons]
     assert _writes(world.case) == before
 
 
@@ -276,3 +277,21 @@ def test_who_is_awaited_leaves_out_a_given_signature(app):
         db.session.scalars(db.select(Notification.user_id).where(Notification.event_id == event.id))
     )
     assert told == {world.coach.id}
+
+
+def test_the_queues_leave_out_who_has_signed_until_the_next_stay(app):
+    """Home and review queues (cases_awaiting): the coach who approved is not asked again;
+    the mentor still is. A send-back and a new submission ask both again."""
+    world = World(version=None)
+    perform(world.case, "submit", world.trainee)
+
+    def awaits(user) -> bool:
+        return world.case in db.session.scalars(cases_awaiting(user)).unique().all()
+
+    assert awaits(world.coach) and awaits(world.mentor)
+    perform(world.case, "approve", world.coach)
+    assert not awaits(world.coach) and awaits(world.mentor)
+    perform(world.case, "request_revision", world.mentor, comment="Perjelas tujuan.")
+    assert not awaits(world.coach) and not awaits(world.mentor)
+    perform(world.case, "submit", world.trainee)
+    assert awaits(world.coach) and awaits(world.mentor)

@@ -52,7 +52,7 @@ def test_nip_messages_say_which_part_is_wrong(app):
     with app.test_request_context():
         assert "19780230" in people.check_nip("197802302005011003", today=TODAY).error
         assert "200513" in people.check_nip("197805122005131003", today=TODAY).error
-        assert people.check_nip("1978", today=TODAY).error == "NIP must have 18 digits."
+        assert people.check_nip("1978", today=TODAY).error == "NIP harus 18 digit."  # default UI
 
 
 RANKS = [

@@ -6,11 +6,12 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, and_, false, or_, select, union
+from sqlalchemy import Select, and_, exists, false, or_, select, union
 
 from .engine import registry
 from .models import Case, Cohort, CohortMember, Delegation, Group, Institution, Program, User
 from .models._base import utcnow
+from .models.events import Approval
 from .models.people import ZONE_LABELS
 
 # Roles another user may hold for a while as Plt./Plh./Pj. (acting official): every role
@@ -175,21 +176,46 @@ def oversight_clause(user: User):
 
 
 def cases_awaiting(user: User) -> Select:
-    """Cases in a state whose owner role this user holds on the case."""
+    """Cases in a state whose owner role this user holds on the case, less those where the
+    role's signature on an all-roles step of this stay is already given (the coach who
+    approved waits for the mentor, and is not asked again)."""
     clauses = []
     for definition in registry.all():
         for role in ROLES:
-            states = definition.states_owned_by(role)
-            if states:
-                clauses.append(
-                    and_(
-                        Case.definition_key == definition.key,
-                        Case.definition_version == definition.version,
-                        Case.state.in_(states),
-                        _role_clause(user, role),
-                    )
+            plain, signing = [], []
+            for state in definition.states_owned_by(role):
+                steps = [
+                    t.trigger
+                    for t in definition.transitions_from(state)
+                    if t.approval == "all" and role in t.roles
+                ]
+                (signing if steps else plain).append((state, steps))
+            if not plain and not signing:
+                continue
+            by_state = [Case.state.in_([state for state, _ in plain])] if plain else []
+            by_state += [
+                and_(Case.state == state, ~_signed(role, steps)) for state, steps in signing
+            ]
+            clauses.append(
+                and_(
+                    Case.definition_key == definition.key,
+                    Case.definition_version == definition.version,
+                    or_(*by_state),
+                    _role_clause(user, role),
                 )
+            )
     return select(Case).where(or_(*clauses) if clauses else false())
+
+
+def _signed(role: str, steps: list[str]):
+    """The role has signed one of `steps` during the case's current stay in its state."""
+    return exists().where(
+        Approval.case_id == Case.id,
+        Approval.state == Case.state,
+        Approval.entered_at == Case.state_entered_at,
+        Approval.role == role,
+        Approval.trigger.in_(steps),
+    )
 
 
 def roles_on_case(user: User | None, case: Case, among: set[str] | None = None) -> set[str]:

@@ -70,11 +70,14 @@ def test_acting_official_endorses_and_the_pdf_shows_it(acting_server, browser):
     page.check("input[name=kind][value=plt]")
     page.fill("#d-starts_on", acting_server["today"].isoformat())
     page.fill("#d-ends_on", (acting_server["today"] + timedelta(days=5)).isoformat())
-    page.fill("#d-reason", "Surat Perintah Plt. Nomor 821/45/2026")
+    page.fill("#d-sk_number", "821/45/BKD/2026")
+    page.fill("#d-sk_date", acting_server["today"].isoformat())
+    page.fill("#d-reason", "Pejabat definitif cuti")
     page.click("form[action='/delegations'] button[type=submit]")
     page.wait_for_url(f"{base}/delegations")
     expect(page.locator("table.delegations")).to_contain_text("Ir. Wahyuni Lestari")
     expect(page.locator("table.delegations")).to_contain_text("Plt.")
+    expect(page.locator("table.delegations")).to_contain_text("821/45/BKD/2026")
     page.screenshot(path=str(ARTIFACTS / "executive-delegations.png"), full_page=True)
     context.close()
 
@@ -110,9 +113,11 @@ def test_acting_official_endorses_and_the_pdf_shows_it(acting_server, browser):
     assert pdf.startswith(b"%PDF")
     (ARTIFACTS / "acting-official-proposal.pdf").write_bytes(pdf)
     approval = squash(PdfReader(io.BytesIO(pdf)).pages[-1].extract_text())
-    assert squash("a.n. H. Sunggono, S.Sos., M.M.") in approval
+    # Tata naskah dinas: "Plt." before the jabatan, then the acting official's own name,
+    # and the decree.
     assert "Plt." in approval
-    assert squash("Ir. Wahyuni Lestari") in approval
+    assert approval.index("Plt.") < approval.index(squash("Ir. Wahyuni Lestari"))
+    assert squash("821/45/BKD/2026") in approval
     assert squash("NIP. 197510202000032001") in approval
     assert squash(LETTER) in approval
     assert squash("Dr. Rahmat Hidayat") in approval  # the mentor signed in their own right

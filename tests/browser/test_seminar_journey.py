@@ -249,6 +249,8 @@ def test_seminar_fixes_ratified_endorsed_on_a_phone(seminar_server, browser):
     assert [g.get("id") for g in current] == ["state-implementation"]
     assert "Implementasi" in "".join(current[0].itertext())
     picture.scroll_into_view_if_needed()
+    # Readable on a phone: the open diagram keeps the page inside the screen's width.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
     shot(page, "implementation")
     context.close()
 
