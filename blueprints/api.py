@@ -36,7 +36,15 @@ csrf.exempt(bp)
 LANGS = ("id", "en")
 MAX_PER_PAGE = 100
 MAX_PAGE = 1_000_000
-CASE_ID = "<int(min=1, max=2147483647):case_id>"  # beyond a 32-bit key nothing exists
+MAX_ID = openapi.MAX_ID  # beyond a 32-bit key nothing exists
+
+
+def id_in_path(name: str) -> str:
+    """A route converter for a row id: 1 up to MAX_ID (larger is a 404, not an overflow)."""
+    return f"<int(min=1, max={MAX_ID}):{name}>"
+
+
+CASE_ID = id_in_path("case_id")
 MAX_FLOAT_INT = int(sys.float_info.max)
 
 MESSAGES = {

@@ -14,10 +14,9 @@ from flask_babel import lazy_gettext as _l
 from workflow.services import dashboards as dash
 
 from . import openapi
-from .api import MAX_PAGE, ApiError, _int_arg, bp
+from .api import MAX_ID, MAX_PAGE, ApiError, _int_arg, bp, id_in_path
 
-MAX_ID = 2147483647
-COHORT_ID = f"<int(min=1, max={MAX_ID}):cohort_id>"
+COHORT_ID = id_in_path("cohort_id")
 COHORT_SORTS = tuple(s for s in dash.SORTS if s != "cohort")
 MAX_COHORTS_PER_PAGE = 100
 

@@ -14,10 +14,9 @@ from workflow.services import Blocked, WorkflowError
 from workflow.services import delegations as service
 
 from . import openapi
-from .api import ApiError, bp, iso_utc, json_object
+from .api import MAX_ID, ApiError, bp, id_in_path, iso_utc, json_object
 
-MAX_ID = 2147483647
-DELEGATION_ID = f"<int(min=1, max={MAX_ID}):delegation_id>"
+DELEGATION_ID = id_in_path("delegation_id")
 FIELDS = {
     "principal_id",
     "delegate_id",

@@ -27,18 +27,19 @@ from workflow.services import milestones as ms
 from . import openapi
 from .api import (
     CASE_ID,
+    MAX_ID,
     ApiError,
     _case_or_404,
     _expected_version,
     _person,
     bp,
+    id_in_path,
     iso_utc,
     json_object,
 )
 
-MAX_ID = 2147483647
-MILESTONE_ID = f"<int(min=1, max={MAX_ID}):milestone_id>"
-DOCUMENT_ID = f"<int(min=1, max={MAX_ID}):document_id>"
+MILESTONE_ID = id_in_path("milestone_id")
+DOCUMENT_ID = id_in_path("document_id")
 MILESTONE_PATH = f"/cases/{CASE_ID}/milestones/{MILESTONE_ID}"
 
 REPORT_FIELDS = {"status", "achieved_quantity", "narrative", "report_date"}

@@ -8,9 +8,9 @@ from flask_babel import lazy_gettext as _l
 from workflow.extensions import db
 from workflow.services import notifications
 
-from .api import MAX_PAGE, MAX_PER_PAGE, ApiError, _int_arg, bp, iso_utc
+from .api import MAX_ID, MAX_PAGE, MAX_PER_PAGE, ApiError, _int_arg, bp, id_in_path, iso_utc
 
-NOTE_ID = "<int(min=1, max=2147483647):notification_id>"
+NOTE_ID = id_in_path("notification_id")
 
 
 def notification_json(item: notifications.Item) -> dict:
@@ -107,7 +107,7 @@ NOTE_PARAM = {
     "name": "notification_id",
     "in": "path",
     "required": True,
-    "schema": {"type": "integer", "minimum": 1, "maximum": 2147483647},
+    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
     "example": 1,
 }
 

@@ -13,11 +13,13 @@ from workflow.services import proposals as P
 
 from .api import (
     CASE_ID,
+    MAX_ID,
     ApiError,
     _case_or_404,
     _expected_version,
     _with_etag,
     bp,
+    id_in_path,
     iso_utc,
 )
 from .openapi import BAD_REQUEST, NOT_FOUND, UNAUTHORIZED, _error, _json, _p, _ref
@@ -81,7 +83,7 @@ def list_submissions(case_id: int):
     return {"items": [_snapshot(s) for s in case.snapshots]}
 
 
-@bp.get(f"/cases/{CASE_ID}/submissions/<int(min=1, max=2147483647):number>/diff")
+@bp.get(f"/cases/{CASE_ID}/submissions/{id_in_path('number')}/diff")
 def submission_diff(case_id: int, number: int):
     case = _case_or_404(case_id)
     pair = P.snapshot_pair(case, number)
@@ -119,7 +121,7 @@ _NUMBER = {
     "name": "number",
     "in": "path",
     "required": True,
-    "schema": {"type": "integer", "minimum": 1, "maximum": 2147483647},
+    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
     "example": 1,
 }
 

@@ -11,10 +11,18 @@ from flask_babel import lazy_gettext as _l
 from workflow.services import WorkflowError, reviews
 
 from . import openapi
-from .api import CASE_ID, ApiError, _case_or_404, bp, case_summary, iso_utc, json_object
+from .api import (
+    CASE_ID,
+    MAX_ID,
+    ApiError,
+    _case_or_404,
+    bp,
+    case_summary,
+    iso_utc,
+    json_object,
+)
 
 MAX_BULK = 100
-MAX_ID = 2147483647
 LETTER_NUMBER_MAX = 100
 
 

@@ -19,18 +19,19 @@ from workflow.services.cohorts import cohort_for
 from . import openapi
 from .api import (
     CASE_ID,
+    MAX_ID,
     ApiError,
     _case_or_404,
     _expected_version,
     _person,
     bp,
+    id_in_path,
     iso_utc,
     json_object,
 )
 
-MAX_ID = 2147483647
-COHORT_ID = f"<int(min=1, max={MAX_ID}):cohort_id>"
-SEMINAR_ID = f"<int(min=1, max={MAX_ID}):seminar_id>"
+COHORT_ID = id_in_path("cohort_id")
+SEMINAR_ID = id_in_path("seminar_id")
 SCHEDULE_KEYS = {"date", "start", "end", "room", "online_link", *svc.PANEL_FIELDS.values()}
 ATTENDANCE_KEYS = {"panel", "trainee_attended", "notes"}
 

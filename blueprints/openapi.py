@@ -7,7 +7,7 @@ from copy import deepcopy
 
 from workflow.models import Case
 
-MAX_CASE_ID = 2147483647
+MAX_ID = 2147483647
 
 
 def _ref(name: str) -> dict:
@@ -296,7 +296,7 @@ PARAMETERS = {
         "name": "case_id",
         "in": "path",
         "required": True,
-        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_CASE_ID},
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
         "example": 1,
     },
 }
