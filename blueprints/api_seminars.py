@@ -90,7 +90,8 @@ def _one(seminar: Seminar) -> dict:
     zone = svc.zone_of(seminar.cohort)
     mine = svc.Booking.of(seminar)
     clashes = []
-    if seminar.status != "cancelled":
+    # Clashes name other seminars (anywhere): only for who sets up this cohort.
+    if seminar.status != "cancelled" and cohort_for(g.api_user, seminar.cohort_id) is not None:
         for other in svc.overlapping(seminar.starts_at, seminar.ends_at, seminar.id):
             clashes += [c.message for c in svc.clashes_between(mine, svc.Booking.of(other), zone)]
     return seminar_json(seminar, zone, clashes)

@@ -62,7 +62,7 @@ def show(key: str):
     raw = request.args.get("version")
     version = None
     if raw is not None:
-        if not raw.isdigit():
+        if not (raw.isascii() and raw.isdigit()):
             abort(404)
         version = int(raw)
     definition = _load(key, version)

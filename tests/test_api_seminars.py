@@ -59,6 +59,7 @@ def test_schedule_then_reschedule(client, sw):
         (slot(room="", online_link="mailto:x@example.test"), "online_link"),
         ({"start": "09:00", "end": "10:00", "room": "A"}, "date"),
         (slot(date=20261210), "date"),
+        (slot(date="0001-01-01", start="01:00", end="02:00"), "date"),
         (slot(room=42), "room"),
         (slot(examiner_id=999999), "examiner_id"),
     ],
@@ -185,3 +186,15 @@ def test_attendance_on_a_closed_seminar_is_409(client, sw):
         headers=bearer(sw.organizer),
     )
     assert response.status_code == 409
+
+
+def test_only_who_sets_up_the_cohort_reads_the_clashes(client, sw):
+    """Clashes name other seminars, of any cohort: the trainee sees their seminar without."""
+    other = another_case(sw)
+    db.session.commit()
+    booked(other, 7, "10:30", "11:30", room="Aula", panel=[("examiner", sw.examiner)])
+    mine = booked(sw.case, 7, "10:00", "12:00", room="Aula 2", panel=[("examiner", sw.examiner)])
+    path = f"/api/v1/seminars/{mine.id}"
+    assert client.get(path, headers=bearer(sw.organizer)).json["clashes"]
+    trainee = client.get(path, headers=bearer(sw.trainee))
+    assert trainee.status_code == 200 and trainee.json["clashes"] == []

@@ -216,6 +216,7 @@ def test_pages_need_a_login(client, world, url):
         "/definitions/nope",
         "/definitions/aksi_perubahan_pka?version=99",
         "/definitions/aksi_perubahan_pka?version=two",
+        "/definitions/aksi_perubahan_pka?version=%C2%B2",  # "²" is a digit to str.isdigit
         "/definitions/aksi_perubahan_pka?version=-1",
         _svg_url("nope", 1),
         _svg_url(version=99),

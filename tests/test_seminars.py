@@ -676,3 +676,12 @@ def test_schedule_view_flags_clashes_and_lists_who_waits(sw):
     assert plan.waiting == []  # the second case is still a draft
     assert seminar.id == plan.rows[0].seminar.id
     assert utcnow() < seminar.starts_at
+
+
+def test_leaving_the_seminar_state_cancels_the_seminar_and_frees_room_and_panel(sw):
+    """A trainee who withdraws before the seminar is held no longer blocks the room."""
+    seminar = seminar_of(schedule(sw))
+    perform(sw.case, "withdraw", sw.organizer, comment="Mengundurkan diri.")
+    db.session.refresh(seminar)
+    assert seminar.status == "cancelled"
+    assert seminar not in svc.overlapping(seminar.starts_at, seminar.ends_at)

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from tests import factories
 from tests.factories import create_user
+from workflow.models.seminars import Seminar
 from tests.test_http_helpers import check_markup, english, login, page_token
 from workflow.extensions import db
 from workflow.models import AuditEvent, Notification
@@ -27,7 +28,9 @@ REASON = "Mentor lama dimutasi ke Dinas Kesehatan."
 def v2(app):
     """A PKA case on the current flow (version 2), and the new mentor-to-be."""
     world = factories.World(version=None)
-    world.new_mentor = create_user(name="Dr. Mentor Baru", position="Kepala Bidang")
+    world.new_mentor = create_user(
+        name="Dr. Mentor Baru", position="Kepala Bidang", agency=world.trainee.agency
+    )
     db.session.commit()
     return world
 
@@ -81,6 +84,12 @@ def _inactive(world):
     return user.id
 
 
+def _outsider(world):
+    user = create_user()  # no institution, no agency: not offered, so not accepted either
+    db.session.commit()
+    return user.id
+
+
 REFUSALS = [
     # (id, mentor_id from the world, by (role), comment, error)
     ("the same mentor", lambda w: w.mentor.id, "organizer", REASON, Blocked),
@@ -89,6 +98,9 @@ REFUSALS = [
     ("not a number", lambda w: "budi", "organizer", REASON, Blocked),
     ("an inactive user", _inactive, "organizer", REASON, Blocked),
     ("the trainee themself", lambda w: w.trainee.id, "organizer", REASON, Blocked),
+    ("the trainee's coach", lambda w: w.coach.id, "organizer", REASON, Blocked),
+    ("the trainee's examiner", lambda w: w.examiner.id, "organizer", REASON, Blocked),
+    ("someone outside the institution and agency", _outsider, "organizer", REASON, Blocked),
     ("no reason", lambda w: w.new_mentor.id, "organizer", "  ", Blocked),
     ("by the mentor", lambda w: w.new_mentor.id, "mentor", REASON, Forbidden),
     ("by the coach", lambda w: w.new_mentor.id, "coach", REASON, Forbidden),
@@ -255,3 +267,16 @@ def test_the_form_is_the_organizers_and_keeps_what_was_typed(client, v2):
     html = client.get(url).get_data(as_text=True)
     assert "Mentor changed; open work handed to the new mentor." in html
     assert "Dr. Mentor Baru" in html
+
+
+def test_a_seminar_still_to_be_held_gets_the_new_mentor_on_its_panel(app):
+    from tests.test_seminars import schedule, seminar_world
+
+    world = seminar_world()
+    world.new_mentor = create_user(name="Dr. Mentor Baru", agency=world.trainee.agency)
+    db.session.commit()
+    seminar = db.session.get(Seminar, schedule(world).data["seminar_id"])
+    transfer(world, world.new_mentor)
+    db.session.expire_all()
+    panel = {p.role: p.user_id for p in seminar.panel}
+    assert panel["mentor"] == world.new_mentor.id

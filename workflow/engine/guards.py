@@ -191,6 +191,8 @@ def _open_seminar(case: Case, definition: Definition):
             Seminar.kind == kind,
             Seminar.status != "cancelled",
             Seminar.outcome.is_(None),
+            # Of this stay: after a returned report the seminar held before does not count.
+            Seminar.created_at >= case.state_entered_at,
         )
         .order_by(Seminar.starts_at.desc(), Seminar.id.desc())
         .limit(1)

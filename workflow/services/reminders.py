@@ -67,7 +67,7 @@ from ..permissions import ROLE_LABELS
 from . import mail, notifications
 from .calendar import add_working_days, working_days_between
 from .milestones import due_role, next_due
-from .workflow import awaited_roles
+from .workflow import awaited_roles, signed_roles
 
 DUE_SOON, OVERDUE = "due_soon", "overdue"
 ESCALATE_TO = ("mentor", "organizer")
@@ -144,12 +144,15 @@ def milestone_states(definition: Definition) -> set[str]:
     return {s for a in definition.activities if a.scope == "milestone" for s in a.states}
 
 
-def owner_roles(definition: Definition, case: Case, milestone: Milestone | None) -> tuple:
-    """Whose task the deadline is: the state's owners, or the milestone's due role."""
+def owner_roles(
+    definition: Definition, case: Case, milestone: Milestone | None, signed: set | None = None
+) -> tuple:
+    """Whose task the deadline is: the state's owners (less who has signed: `signed` from
+    signed_roles() for a batch), or the milestone's due role."""
     if milestone is not None:
         role = due_role(milestone)
         return (role,) if role else ()
-    return awaited_roles(case, definition)
+    return awaited_roles(case, definition, signed)
 
 
 def _open_cases():
@@ -208,6 +211,7 @@ class _Context:
         self.calendars: dict[int, Calendar] = {}
 
     def load(self, cases: list[Case]) -> None:
+        self.signed = signed_roles(cases)
         cohorts = {c.cohort_id for c in cases} - self.members.keys()
         for cid in cohorts:
             self.members[cid] = defaultdict(set)
@@ -255,7 +259,11 @@ class _Context:
         out: list[Due] = []
         if case.due_date is not None and not definition.state(case.state).terminal:
             out += self._deadline(
-                case, None, case.due_date, owner_roles(definition, case, None), calendar
+                case,
+                None,
+                case.due_date,
+                owner_roles(definition, case, None, self.signed.get(case.id, set())),
+                calendar,
             )
         if case.state in milestone_states(definition):
             for m in case.milestones:
@@ -489,6 +497,7 @@ def _pending(now: datetime) -> list[_Digest]:
         .order_by(Reminder.user_id, Reminder.due_date, Reminder.id)
     ).all()
     digests: dict[int, _Digest] = {}
+    signed = signed_roles({row[2] for row in rows})
     for reminder, user, case, milestone, trainee_name, iid, case_zone, user_zone in rows:
         digest = digests.get(user.id)
         if digest is None:
@@ -503,7 +512,7 @@ def _pending(now: datetime) -> list[_Digest]:
         definition = _definition(case)
         today = _local(now, case_zone).date()
         current = _current(reminder, case, milestone, definition, today)
-        owners = owner_roles(definition, case, milestone) if current else ()
+        owners = owner_roles(definition, case, milestone, signed[case.id]) if current else ()
         digest.items.append(
             _Item(
                 id=reminder.id,

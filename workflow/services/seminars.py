@@ -24,7 +24,7 @@ from flask import current_app
 from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, text
 from sqlalchemy.orm import joinedload, selectinload
 
 from ..engine.activities import ActivityContext, ActivityResult, activity
@@ -123,6 +123,7 @@ def open_seminar(case: Case, kind: str) -> Seminar | None:
             Seminar.kind == kind,
             Seminar.status != "cancelled",
             Seminar.outcome.is_(None),
+            Seminar.created_at >= case.state_entered_at,  # of this stay
         )
         .order_by(Seminar.starts_at.desc(), Seminar.id.desc())
         .limit(1)
@@ -335,6 +336,16 @@ def _loaded(query):
     )
 
 
+# Bookings of different cases lock different case rows: without one lock they share, two
+# organizers could both find a room free and both take it. SQLite writes one at a time.
+BOOKING_LOCK = 0x41534D4E
+
+
+def _serialise_bookings() -> None:
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": BOOKING_LOCK})
+
+
 def overlapping(starts_at: datetime, ends_at: datetime, exclude_id: int | None = None):
     """Seminars (not cancelled) overlapping the span, with what a clash check reads."""
     query = select(Seminar).where(
@@ -375,9 +386,13 @@ def _day(raw, errors: dict) -> date | None:
         return None
     if isinstance(raw, str):
         try:
-            return date.fromisoformat(raw.strip())
+            day = date.fromisoformat(raw.strip())
         except ValueError:
             pass
+        else:
+            # Year 1 or 9999 would overflow the time-zone conversion; none is a seminar.
+            if 1900 <= day.year <= 9998:
+                return day
     errors["date"] = str(_l("The date must be a date (YYYY-MM-DD)."))
     return None
 
@@ -517,6 +532,7 @@ def check_slot(ctx: ActivityContext, zone: str, exclude: Seminar | None) -> Slot
         },
     )
     reasons = []
+    _serialise_bookings()
     for other in overlapping(starts_at, ends_at, mine.id):
         for clash in clashes_between(mine, Booking.of(other), zone):
             reasons.append(clash.message)

@@ -15,17 +15,23 @@ What the open work does when the mentor changes:
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 
 from ..engine.activities import ActivityContext, ActivityResult, activity
 from ..extensions import db
 from ..models import Notification, User
+from ..models.seminars import Seminar, SeminarPanelist
+from ..permissions import roles_on_case
 from .errors import Blocked
 
 INVALID = _l("Some fields need your attention.")
 CHOOSE = _l("Choose the new mentor among the active users.")
 SAME = _l("This person is already the trainee's mentor.")
 TRAINEE = _l("A trainee cannot be their own mentor.")
+PANEL = _l(
+    "This person is the trainee's coach or examiner: the mentor must be someone else, "
+    "or one signature would count twice."
+)
 MAX_ID = 2147483647
 
 
@@ -51,7 +57,27 @@ def check_new_mentor(case, raw) -> tuple[User | None, dict[str, str]]:
         return None, {"mentor_id": str(SAME)}
     if new.id == case.trainee_id:
         return None, {"mentor_id": str(TRAINEE)}
+    if not _may_mentor(case, new):
+        return None, {"mentor_id": str(CHOOSE)}
+    if roles_on_case(new, case, among={"coach", "examiner"}):
+        return None, {"mentor_id": str(PANEL)}
     return new, {}
+
+
+def _reach(case) -> list:
+    """Who may take a trainee over: the institution's people and the trainee's agency's."""
+    clauses = [User.institution_id == case.cohort.program.institution_id]
+    if case.trainee is not None and case.trainee.agency_id is not None:
+        clauses.append(User.agency_id == case.trainee.agency_id)
+    return clauses
+
+
+def _may_mentor(case, user: User) -> bool:
+    return user.institution_id == case.cohort.program.institution_id or (
+        case.trainee is not None
+        and case.trainee.agency_id is not None
+        and user.agency_id == case.trainee.agency_id
+    )
 
 
 @activity("transfer_mentor")
@@ -63,6 +89,24 @@ def transfer_mentor(ctx: ActivityContext) -> ActivityResult:
         raise Blocked(INVALID, list(errors.values()), errors)
     old = case.mentor
     case.mentor = new
+    if old is not None:
+        # A seminar still to be held gets the new mentor on its panel.
+        db.session.execute(
+            update(SeminarPanelist)
+            .where(
+                SeminarPanelist.role == "mentor",
+                SeminarPanelist.user_id == old.id,
+                SeminarPanelist.seminar_id.in_(
+                    select(Seminar.id).where(
+                        Seminar.case_id == case.id,
+                        Seminar.status == "scheduled",
+                        Seminar.outcome.is_(None),
+                    )
+                ),
+            )
+            .values(user_id=new.id)
+            .execution_options(synchronize_session="fetch")
+        )
     link = []
     # The activity notifies "mentor", which is now the new one: the old mentor hears of it
     # through a notification of their own, tied to the same event.
@@ -84,10 +128,7 @@ def transfer_mentor(ctx: ActivityContext) -> ActivityResult:
 def mentor_choices(case, limit: int = 500) -> list[User]:
     """Active users of the case's institution (and of the trainee's agency), the current
     mentor and the trainee left out: who may take the trainee over."""
-    institution_id = case.cohort.program.institution_id
-    clauses = [User.institution_id == institution_id]
-    if case.trainee is not None and case.trainee.agency_id is not None:
-        clauses.append(User.agency_id == case.trainee.agency_id)
+    clauses = _reach(case)
     excluded = [i for i in (case.mentor_id, case.trainee_id) if i is not None]
     return list(
         db.session.scalars(

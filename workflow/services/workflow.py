@@ -24,6 +24,7 @@ from ..models import (
     Institution,
     InstitutionHoliday,
     Program,
+    Seminar,
     StateVisit,
     User,
 )
@@ -304,6 +305,9 @@ def perform(
             row.created_at = now
         db.session.add_all(signatures)
         db.session.flush()
+        seminar_kind = definition.state(source).seminar
+        if seminar_kind and dest != source:
+            _cancel_unheld_seminars(case, seminar_kind, now)
         notes = notifications.queue_for_event(case, definition, event, actor, transition)
         event_id = event.id
     if notes:
@@ -311,6 +315,22 @@ def perform(
         # best effort, so a mail problem never fails the action.
         mail.deliver_for_event(event_id)
     return event
+
+
+def _cancel_unheld_seminars(case: Case, kind: str, now: datetime) -> None:
+    """A case that leaves its seminar state (withdrawn, report returned, deferred) before the
+    seminar is held frees the room and the panel: the seminar is cancelled."""
+    db.session.execute(
+        db.update(Seminar)
+        .where(
+            Seminar.case_id == case.id,
+            Seminar.kind == kind,
+            Seminar.status == "scheduled",
+            Seminar.outcome.is_(None),
+        )
+        .values(status="cancelled", updated_at=now)
+        .execution_options(synchronize_session="fetch")
+    )
 
 
 def approvals_so_far(case: Case, transition: Transition) -> dict[str, AuditEvent]:
@@ -330,14 +350,38 @@ def approvals_so_far(case: Case, transition: Transition) -> dict[str, AuditEvent
     return {role: event for role, event in rows}
 
 
-def awaited_roles(case: Case, definition: Definition | None = None) -> tuple[str, ...]:
+def signed_roles(cases) -> dict[int, set[str]]:
+    """For many cases at once (one query): the roles that have signed an all-roles step in
+    each case's current stay."""
+    by_id = {c.id: c for c in cases if c.id is not None}
+    out: dict[int, set[str]] = {i: set() for i in by_id}
+    if not by_id:
+        return out
+    rows = db.session.execute(
+        db.select(Approval.case_id, Approval.state, Approval.entered_at, Approval.role).where(
+            Approval.case_id.in_(list(by_id))
+        )
+    )
+    for case_id, state, entered_at, role in rows:
+        case = by_id[case_id]
+        if state == case.state and entered_at == case.state_entered_at:
+            out[case_id].add(role)
+    return out
+
+
+def awaited_roles(
+    case: Case, definition: Definition | None = None, signed: set[str] | None = None
+) -> tuple[str, ...]:
     """Who must act now: the state's owners, less any whose signature on an all-roles step
-    of this stay is already given (the coach who approved waits for the mentor)."""
+    of this stay is already given (the coach who approved waits for the mentor). `signed`:
+    from signed_roles(), when many cases are looked at."""
     definition = definition or definition_of(case)
     owners = definition.state(case.state).owners
     steps = [t.trigger for t in definition.transitions_from(case.state) if t.approval == "all"]
     if not steps or case.id is None:
         return tuple(owners)
+    if signed is not None:
+        return tuple(r for r in owners if r not in signed)
     signed = set(
         db.session.scalars(
             db.select(Approval.role).where(
