@@ -5,6 +5,9 @@ PY := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# The make targets are for a developer's machine (dev SECRET_KEY allowed, demo data); a
+# server sets AKSI_ENV=production and a SECRET_KEY (see the README's deployment notes).
+export AKSI_ENV ?= development
 IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo 1)
 
 .PHONY: run test install assets translations db demo lint bench clean browser-deps postgres-deps font-deps diagram-deps

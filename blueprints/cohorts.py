@@ -213,8 +213,12 @@ def edit_group(cohort_id: int, group_id: int):
 def assign(cohort_id: int):
     cohort = load_cohort(cohort_id)
     case_id = request.form.get("case_id", "")
+    group_id = (request.form.get("group_id") or "").strip()
+    # A number past any id is no group (and would overflow the query): refused as such.
+    if not (group_id.isascii() and group_id.isdigit() and len(group_id) < 10):
+        group_id = ""
     try:
-        service.assign(cohort, user(), case_id, request.form.get("group_id"))
+        service.assign(cohort, user(), case_id, group_id)
     except WorkflowError as exc:
         db.session.rollback()
         if exc.status == 404:

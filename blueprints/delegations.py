@@ -102,10 +102,12 @@ def create():
     user = current_user._get_current_object()
     principal = user
     if typed["principal"] and typed["principal"] != str(user.id):
-        if not typed["principal"].isdigit():
+        raw = typed["principal"]
+        # A number past any id is nobody (and would overflow the query).
+        if not (raw.isascii() and raw.isdigit() and len(raw) < 10):
             principal = None
         else:
-            principal = db.session.get(User, int(typed["principal"]))
+            principal = db.session.get(User, int(raw))
     try:
         delegation = service.create_delegation(
             principal,

@@ -108,7 +108,7 @@ def test_api_paths_answer_json_errors(client):
 
 
 def test_server_error_rolls_back_and_shows_page(make_app):
-    app = make_app(PROPAGATE_EXCEPTIONS=False, TESTING=False)
+    app = make_app(PROPAGATE_EXCEPTIONS=False, TESTING=False, AKSI_ENV="development")
 
     @app.get("/boom")
     def boom():

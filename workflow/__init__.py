@@ -52,6 +52,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = os.path.join(root, "translations")
     if test_config:
         app.config.update(test_config)
+    # Before anything else: a production start without a real SECRET_KEY stops here.
+    config.finish(app.config)
+    hops = app.config["AKSI_PROXY_HOPS"]
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Trust exactly `hops` proxies: the client address (login limits), the scheme
+        # (request.is_secure, external URLs) and the host they forward.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     os.makedirs(app.instance_path, exist_ok=True)
 
     # Definitions are validated at start-up: a broken one stops the app here.
@@ -76,4 +85,29 @@ def create_app(test_config: dict | None = None) -> Flask:
     from blueprints import register_blueprints
 
     register_blueprints(app)
+
+    from blueprints import input_guard
+
+    input_guard.init_app(app)
+    app.after_request(_transport_headers)
     return app
+
+
+def _transport_headers(response):
+    """HSTS when served over HTTPS; pages showing a signed-in user's data are not stored by
+    the browser or any cache (a shared computer, the Back button after logout)."""
+    from flask import current_app, request
+
+    config = current_app.config
+    if config["AKSI_HTTPS"]:
+        response.headers.setdefault(
+            "Strict-Transport-Security", f"max-age={config['AKSI_HSTS_SECONDS']}"
+        )
+    if (
+        response.mimetype == "text/html"
+        and request.endpoint != "static"
+        # Flask-Login keeps the user it loaded here: no query, and none when unused.
+        and getattr(g.get("_login_user"), "is_authenticated", False)
+    ):
+        response.headers["Cache-Control"] = "no-store"
+    return response

@@ -539,6 +539,8 @@ def assign_group(ctx: ActivityContext) -> ActivityResult:
         group_id = int(raw)
     except (TypeError, ValueError):
         group_id = None
+    if group_id is not None and not 1 <= group_id <= 2**31 - 1:
+        group_id = None  # beyond a 32-bit key nothing exists (and PostgreSQL would raise)
     group = db.session.get(Group, group_id) if group_id is not None else None
     if group is None or group.cohort_id != case.cohort_id:
         message = _l("Choose one of this cohort's groups.")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, and_, exists, or_, select
+from sqlalchemy import Select, and_, exists, not_, or_, select, union
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
@@ -17,6 +17,7 @@ from ..models._base import utcnow
 from ..permissions import DEFAULT_ZONE, DELEGABLE, case_zone, held_by
 from ..permissions import ROLE_LABELS as CASE_ROLE_LABELS
 from .calendar import local_date
+from .dashboards import terminal_clause
 from .errors import Blocked, Forbidden, NotAvailable
 
 KINDS = ("plt", "plh", "pj")
@@ -159,6 +160,61 @@ def _trainee_of_principal(delegate: User, principal: User, role: str) -> bool:
     )
 
 
+def _cohorts_where(principal: User, role: str):
+    """Subquery: the cohorts in which `principal` holds `role` in their own right."""
+    if role in ("mentor", "executive"):
+        column = Case.mentor_id if role == "mentor" else Case.executive_id
+        return select(Case.cohort_id).where(column == principal.id)
+    members = select(CohortMember.cohort_id).where(
+        CohortMember.user_id == principal.id, CohortMember.role == role
+    )
+    if role in ("coach", "examiner"):
+        column = Group.coach_id if role == "coach" else Group.examiner_id
+        return union(select(Group.cohort_id).where(column == principal.id), members)
+    return members
+
+
+def _trainee_among_principals_cases(delegate: User, principal: User, role: str) -> bool:
+    """The delegate is still in training (a case not finished) in a cohort where the principal
+    holds `role`: as the acting official they would approve or score their classmates."""
+    return bool(
+        db.session.scalar(
+            select(
+                exists().where(
+                    Case.trainee_id == delegate.id,
+                    Case.cohort_id.in_(_cohorts_where(principal, role)),
+                    not_(terminal_clause()),
+                )
+            )
+        )
+    )
+
+
+def _not_of_the_office(delegate: User, principal: User, role: str) -> str | None:
+    """Why `delegate` cannot hold `principal`'s office of `role`, or None. An acting official
+    must be one who may hold that office over these cases: never a trainee under it."""
+    if _trainee_of_principal(delegate, principal, role):
+        return str(
+            _l(
+                "%(name)s is a trainee whose %(role)s is %(principal)s, and cannot act for them.",
+                name=delegate.name,
+                role=ROLE_LABELS[role],
+                principal=principal.name,
+            )
+        )
+    if _trainee_among_principals_cases(delegate, principal, role):
+        return str(
+            _l(
+                "%(name)s is a trainee in a cohort where %(principal)s is %(role)s, and "
+                "cannot act for them while their own change action is in progress.",
+                name=delegate.name,
+                role=ROLE_LABELS[role],
+                principal=principal.name,
+            )
+        )
+    return None
+
+
 def create_delegation(
     principal: User | None,
     delegate: User | None,
@@ -191,16 +247,9 @@ def create_delegation(
     elif principal is not None and delegate.id == principal.id:
         fields["delegate"] = str(_l("A person cannot act for themselves."))
     elif principal is not None and "role" not in fields:
-        if _trainee_of_principal(delegate, principal, role):
-            fields["delegate"] = str(
-                _l(
-                    "%(name)s is a trainee whose %(role)s is %(principal)s, and cannot act "
-                    "for them.",
-                    name=delegate.name,
-                    role=ROLE_LABELS[role],
-                    principal=principal.name,
-                )
-            )
+        problem = _not_of_the_office(delegate, principal, role)
+        if problem:
+            fields["delegate"] = problem
     start, end = parse_day(starts_on), parse_day(ends_on)
     if start is None:
         fields["starts_on"] = str(_l("Enter the first day as a date (YYYY-MM-DD)."))
