@@ -3,6 +3,10 @@ the content, never the name; stored under generated names with a checksum, whole
 
 A file is written under a temporary name, its row committed, then renamed into place; any
 failure removes what was written, so there is never a row without a file nor a stray file.
+
+Nothing an upload declares is trusted with memory: an archive's directory (member count,
+methods, declared sizes, ratios) is checked before any member is read, and members are read
+with a bounded read; an image's pixel count is checked from its header before any decoding.
 """
 
 from __future__ import annotations
@@ -11,8 +15,10 @@ import hashlib
 import io
 import os
 import secrets
+import struct
 import unicodedata
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,27 +101,202 @@ OOXML_PARTS = {
 }
 THUMB_SIZE = (320, 320)
 
+# A phone's full-resolution photo is at most ~50 MP (8160x6120 = 49.9 MP on 50 MP sensors;
+# 48 MP ones are 8064x6048); decoded as RGBA that is 200 MB at worst, and JPEGs are decoded
+# reduced for thumbnails. Pillow's own guard (89 MP warns, 179 MP fails) is far above it.
+MAX_IMAGE_PIXELS = 50_000_000
 
-def _image_ok(data: bytes, fmt: str) -> bool:
+# Archives (docx/xlsx/pptx, OpenDocument). Limits in the spirit of Apache POI's
+# ZipSecureFile, which opens Office files every day: a part may unpack to at most 100 times
+# its packed size once it is over 100 KB (XML packs 5-20 times); 200 MB unpacked in all (a
+# 10 MB workbook of plain data XML is ~150 MB); 2000 parts (a 300-slide deck with notes is
+# ~1300). Office programs write parts stored or deflated, nothing else.
+ZIP_MAX_MEMBERS = 2000
+ZIP_MAX_UNPACKED = 200 * 1024 * 1024
+ZIP_MAX_RATIO = 100
+ZIP_RATIO_GRACE = 100 * 1024
+ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+ZIP_METHOD_NAMES = {9: "deflate64", 12: "bzip2", 14: "lzma", 93: "zstandard", 99: "AES"}
+# Directory bytes per member we accept before zipfile parses the directory into objects.
+ZIP_DIRECTORY_PER_MEMBER = 1024
+# OpenDocument's `mimetype` member is a short media type (ODF 1.2, part 3, 3.3).
+MIMETYPE_MAX = 100
+# What a broken or hostile archive raises while its directory or a member is read.
+ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    OSError,
+    ValueError,
+    EOFError,
+    RuntimeError,
+    NotImplementedError,
+    struct.error,
+    zlib.error,
+)
+_END_OF_DIRECTORY = b"PK\x05\x06"
+
+
+def max_image_pixels() -> int:
+    return int(current_app.config.get("MAX_IMAGE_PIXELS", MAX_IMAGE_PIXELS))
+
+
+def _too_many_pixels(name: str, limit: int) -> UploadRejected:
+    return UploadRejected(
+        _l(
+            "“%(name)s” has too many pixels (at most %(limit)s megapixels). Take the photo "
+            "at a lower resolution or make it smaller, then upload it again.",
+            name=name,
+            limit=f"{limit / 1_000_000:g}",
+        )
+    )
+
+
+def _open_image(data: bytes, name: str):
+    """The image, lazily opened, its size checked from the header before any pixel is
+    decoded; UploadRejected when it has too many pixels."""
     from PIL import Image
 
+    limit = max_image_pixels()
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        img = Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        # Pillow's own guard fired first (its warning is an error where warnings are).
+        raise _too_many_pixels(name, limit) from None
+    width, height = img.size
+    if width * height > limit:
+        img.close()
+        raise _too_many_pixels(name, limit)
+    return img
+
+
+def _image_ok(data: bytes, fmt: str, name: str) -> bool:
+    try:
+        img = _open_image(data, name)
+    except UploadRejected:
+        raise
+    except Exception:  # Pillow raises many kinds for a broken file
+        return False
+    try:
+        with img:
             if img.format != fmt:
                 return False
-            img.verify()
+            img.verify()  # checks structure and checksums; decodes no pixels
         return True
-    except Exception:  # Pillow raises many kinds for a broken file
+    except Exception:
         return False
 
 
-def _office_type(data: bytes) -> str | None:
-    """docx/xlsx/pptx or OpenDocument, by the archive's parts; macro-enabled ones are refused."""
+def _archive_refused(name: str, info: zipfile.ZipInfo, total: int) -> UploadRejected | None:
+    """Why one member (seen from the directory only) makes the archive unacceptable."""
+    if info.compress_type not in ZIP_METHODS or info.flag_bits & 0x1:
+        # Technical names, the same in every language.
+        method = (
+            "ZipCrypto"
+            if info.flag_bits & 0x1
+            else ZIP_METHOD_NAMES.get(info.compress_type, f"zip #{info.compress_type}")
+        )
+        return UploadRejected(
+            _l(
+                "“%(name)s” is packed in a way we do not accept (%(method)s). Save it again "
+                "from your office program, or as a PDF, and upload that.",
+                name=name,
+                method=method,
+            )
+        )
+    if total > ZIP_MAX_UNPACKED:
+        return UploadRejected(
+            _l(
+                "“%(name)s” would unpack to more than %(mb)d MB. Save it as a PDF and upload that.",
+                name=name,
+                mb=ZIP_MAX_UNPACKED // (1024 * 1024),
+            )
+        )
+    if info.file_size > ZIP_RATIO_GRACE and info.file_size > ZIP_MAX_RATIO * info.compress_size:
+        return UploadRejected(
+            _l(
+                "“%(name)s” is packed far more tightly than a real document (a part unpacks "
+                "to over %(ratio)d times its size). Save it again from your office program, "
+                "or as a PDF, and upload that.",
+                name=name,
+                ratio=ZIP_MAX_RATIO,
+            )
+        )
+    return None
+
+
+def _too_many_members(name: str) -> UploadRejected:
+    return UploadRejected(
+        _l(
+            "“%(name)s” has too many parts (at most %(limit)d). Save it as a PDF and upload that.",
+            name=name,
+            limit=ZIP_MAX_MEMBERS,
+        )
+    )
+
+
+def _check_directory_size(data: bytes, name: str) -> None:
+    """Member count and directory size from the end record, before zipfile turns the
+    directory into one object per member (which is what a million-member zip would cost)."""
+    at = data.rfind(_END_OF_DIRECTORY, max(0, len(data) - 22 - 0xFFFF))
+    if at < 0 or len(data) - at < 22:
+        return  # not an archive zipfile can read either
+    entries, directory_size = struct.unpack_from("<HL", data, at + 10)
+    if entries > ZIP_MAX_MEMBERS or directory_size > ZIP_MAX_MEMBERS * ZIP_DIRECTORY_PER_MEMBER:
+        raise _too_many_members(name)
+
+
+def check_archive(archive: zipfile.ZipFile, name: str) -> None:
+    """Refuse (UploadRejected) an archive whose directory declares what no document needs:
+    too many members, a method other than stored/deflated, too much unpacked in all, or a
+    member unpacking to too many times its packed size. Reads no member."""
+    infos = archive.infolist()
+    if len(infos) > ZIP_MAX_MEMBERS:
+        raise _too_many_members(name)
+    total = 0
+    for info in infos:
+        total += info.file_size
+        refused = _archive_refused(name, info, total)
+        if refused is not None:
+            raise refused
+
+
+def open_archive(data: bytes, name: str) -> zipfile.ZipFile | None:
+    """The archive with its directory checked (UploadRejected when unsafe), or None when the
+    bytes are not a readable zip. Read members with `read_member` (bounded)."""
+    _check_directory_size(data, name)
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except ZIP_ERRORS:
+        return None
+    try:
+        check_archive(archive, name)
+    except BaseException:
+        archive.close()
+        raise
+    return archive
+
+
+def read_member(archive: zipfile.ZipFile, member: str, limit: int) -> bytes | None:
+    """At most `limit` bytes of a member, or None when it holds more: the declared size is
+    not trusted, so at most limit + 1 bytes are ever inflated."""
+    with archive.open(member) as fh:
+        data = fh.read(limit + 1)
+    return None if len(data) > limit else data
+
+
+def _office_type(data: bytes, name: str) -> str | None:
+    """docx/xlsx/pptx or OpenDocument, by the archive's parts; macro-enabled ones are refused."""
+    archive = open_archive(data, name)
+    if archive is None:
+        return None
+    try:
+        with archive:
             names = set(archive.namelist())
             if "mimetype" in names:
-                mimetype = archive.read("mimetype")[:100].decode("ascii", "replace").strip()
+                raw = read_member(archive, "mimetype", MIMETYPE_MAX)
+                if raw is None:
+                    return None
+                mimetype = raw.decode("ascii", "replace").strip()
                 for ext in ("odt", "ods", "odp"):
                     if mimetype == TYPES[ext].content_type:
                         return ext
@@ -127,36 +308,40 @@ def _office_type(data: bytes) -> str | None:
             for part, ext in OOXML_PARTS.items():
                 if part in names:
                     return ext
-    except (zipfile.BadZipFile, OSError, ValueError):
+    except ZIP_ERRORS:
         return None
     return None
 
 
-def sniff(data: bytes) -> FileType | None:
-    """The type of an upload from its bytes: one of TYPES, or None."""
+def sniff(data: bytes, name: str = "") -> FileType | None:
+    """The type of an upload from its bytes: one of TYPES, or None; UploadRejected when it
+    is of a known type but unsafe to open (an archive or image bomb)."""
     if looks_like_pdf(data):
         return TYPES["pdf"]
-    if data.startswith(b"\xff\xd8\xff") and _image_ok(data, "JPEG"):
+    if data.startswith(b"\xff\xd8\xff") and _image_ok(data, "JPEG", name):
         return TYPES["jpg"]
-    if data.startswith(b"\x89PNG\r\n\x1a\n") and _image_ok(data, "PNG"):
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and _image_ok(data, "PNG", name):
         return TYPES["png"]
     if data.startswith(b"PK\x03\x04"):
-        ext = _office_type(data)
+        ext = _office_type(data, name)
         return TYPES[ext] if ext else None
     return None
 
 
-def thumbnail(data: bytes) -> bytes:
-    """A small JPEG of an image, upright as the phone held it, without its metadata."""
-    from PIL import Image, ImageOps
+def thumbnail(data: bytes, name: str = "") -> bytes:
+    """A small JPEG of an image, upright as the phone held it, without its metadata. Never
+    decodes an image over the pixel limit (UploadRejected)."""
+    from PIL import ImageOps
 
-    with Image.open(io.BytesIO(data)) as img:
-        img = ImageOps.exif_transpose(img)
+    with _open_image(data, name) as img:
+        # Shrink first: for a JPEG this decodes at 1/2..1/8 scale (draft), and the full-size
+        # picture is never held; then turn the small one upright.
         img.thumbnail(THUMB_SIZE)
-        if img.mode not in ("RGB", "L"):
-            img = img.convert("RGB")
+        small = ImageOps.exif_transpose(img)
+        if small.mode not in ("RGB", "L"):
+            small = small.convert("RGB")
         out = io.BytesIO()
-        img.save(out, "JPEG", quality=80)
+        small.save(out, "JPEG", quality=80)
         return out.getvalue()
 
 
@@ -274,7 +459,7 @@ def documents_of(case: Case, kind: str | None = None) -> list[Document]:
 def read_evidence(file_storage) -> tuple[bytes, str, FileType]:
     """Read and check one evidence file: (content, clean name, type), or UploadRejected."""
     data = _read_checked(file_storage)
-    ftype = sniff(data)
+    ftype = sniff(data, clean_name(file_storage.filename, ext=None))
     if ftype is None:
         raise UploadRejected(
             _l(
@@ -310,7 +495,9 @@ def stage_evidence(
     thumb_name = None
     if ftype.is_image:
         try:
-            small = thumbnail(data)
+            small = thumbnail(data, name)
+        except UploadRejected:
+            raise
         except Exception:  # Pillow checked the header but cannot render the picture
             raise UploadRejected(
                 _l("“%(name)s” could not be read as an image. Take or export it again.", name=name)
