@@ -21,9 +21,8 @@ from werkzeug.routing import RoutingException
 
 from workflow.extensions import csrf, db
 from workflow.models import AuditEvent, Case, Cohort, Program, User
-from workflow.models.people import hash_token
 from workflow.permissions import cases_visible_to, get_case_for
-from workflow.services import Blocked, WorkflowError, definition_of, perform
+from workflow.services import Blocked, WorkflowError, accounts, definition_of, perform
 from workflow.services.actions import available_actions, is_overdue
 from workflow.services.evaluation import score_event_filter
 
@@ -132,9 +131,7 @@ def _authenticate() -> User:
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise ApiError(401)
-    user = db.session.scalar(
-        select(User).where(User.api_token_hash == hash_token(token), User.active.is_(True))
-    )
+    user = accounts.user_for_api_token(token)  # live token of an active person
     if user is None:
         raise ApiError(401, _l("The token is not valid, or the account is not active."))
     return user

@@ -83,7 +83,7 @@ TOKEN = "schemathesis-test-token"
 @pytest.fixture
 def api_user(world):
     # The trainee of a draft case: generated calls reach real cases and real actions.
-    world.trainee.api_token_hash = hash_token(TOKEN)
+    world.trainee.add_api_token_hash(hash_token(TOKEN))
     db.session.commit()
     return world.trainee
 

@@ -90,7 +90,7 @@ def test_login_required_redirects_with_next_and_message(client, world):
 
 
 def test_login_throttled_after_limit(make_app):
-    app = make_app(RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="3 per minute")
+    app = make_app(AKSI_LOGIN_ACCOUNT_LIMIT="3 per minute")
     with app.app_context():
         world = factories.World()
         client = app.test_client()

@@ -131,16 +131,15 @@ def migrate_cases(key: str, to_version: int, dry_run: bool, cohort_id: int | Non
 @aksi.command("token")
 @click.argument("username")
 def token(username: str) -> None:
-    """Issue a new API bearer token for USERNAME (replaces the old one)."""
+    """Issue a new API bearer token for USERNAME (replaces the previous CLI token)."""
     from .models import User
+    from .services import accounts
 
     user = db.session.scalar(db.select(User).where(User.username == username))
     if user is None:
         click.echo(f"error: no user named {username!r}", err=True)
         sys.exit(2)
-    value = user.issue_api_token()
-    db.session.commit()
-    click.echo(value)
+    click.echo(accounts.issue_api_token(user, "cli", replace=True))
 
 
 @aksi.command("demo")
@@ -244,4 +243,6 @@ def invite(cohort_id: int) -> None:
 
 
 def register(app: Flask) -> None:
+    from . import cli_uploads  # noqa: F401  (registers sweep-uploads; a top import is circular)
+
     app.cli.add_command(aksi)

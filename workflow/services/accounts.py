@@ -9,32 +9,46 @@ person has chosen since.
 
 Asking for a reset never tells whether the address is known: the answer is the same and
 takes about as long (see `request_reset`).
+
+Sessions and API tokens have a lifecycle: a session's id carries the person's
+`session_version`, so raising it (logout, a new password, deactivation) ends every session
+and remember-me cookie at once; API tokens expire and are revoked by the same events.
+
+Failed logins are counted in the database (`login_failures`), so the limits hold across
+workers and nodes: per account (a few) and per address (many: a class behind one NAT).
+Successful logins are not counted; an unknown username costs the same as a known one.
 """
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 import logging
+import math
 import random
 import secrets
 import threading
 import time
 from collections.abc import Iterable
 from contextlib import nullcontext
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 from flask import current_app, has_request_context, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
+from limits import parse as parse_limit
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import OperationalError
-from werkzeug.security import generate_password_hash
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
 from ..models import OneTimeToken, User
 from ..models._base import utcnow
-from ..models.people import ZONE_LABELS, hash_token
+from ..models.people import ZONE_LABELS, ApiToken, LoginFailure, hash_token
 from . import mail
 from .errors import Blocked, WorkflowError
 
@@ -200,7 +214,8 @@ def set_password(raw_token: str, password: str, confirm: str) -> User:
 
 def _redeem(token_id: int, user_id: int, password_hash: str) -> None:
     """Claim the token (only one request can: the UPDATE is conditional), set the password,
-    revoke the person's other links; one transaction."""
+    revoke the person's other links, sessions and API tokens, clear the account's failed
+    logins (a locked-out owner gets in again this way); one transaction."""
     now = utcnow()
     claimed = db.session.execute(
         update(OneTimeToken)
@@ -219,9 +234,12 @@ def _redeem(token_id: int, user_id: int, password_hash: str) -> None:
     db.session.execute(
         update(User)
         .where(User.id == user_id)
-        .values(password_hash=password_hash)
+        .values(password_hash=password_hash, session_version=User.session_version + 1)
         .execution_options(synchronize_session=False)
     )
+    _revoke_api_tokens(user_id, now)
+    username = db.session.scalar(select(User.username).where(User.id == user_id))
+    _clear_failures(ACCOUNT, _account_key(username))
     db.session.commit()
 
 
@@ -402,3 +420,238 @@ def request_reset(email: str | None) -> None:
     remaining = target * random.uniform(1.0, 1.1) - (time.monotonic() - started)
     if remaining > 0:
         time.sleep(remaining)
+
+
+# -- sessions and API tokens ---------------------------------------------------------------
+
+
+def user_for_session(session_id: str | None) -> User | None:
+    """The active person of a Flask-Login id "<user id>:<session version>"; None when the
+    id is malformed or the version has moved on (the session was ended)."""
+    user_part, sep, version_part = (session_id or "").partition(":")
+    if not sep or not user_part.isdigit() or not version_part.isdigit() or len(user_part) > 12:
+        return None
+    user = db.session.get(User, int(user_part))
+    if user is None or not user.active or (user.session_version or 0) != int(version_part):
+        return None
+    return user
+
+
+def end_sessions(user: User) -> None:
+    """End every session of `user` (every device, remember-me cookies too). Commits."""
+    db.session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(session_version=User.session_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def deactivate(user: User) -> None:
+    """Switch the account off: its sessions end and its API tokens are revoked (the model's
+    flush hook does both for any change of `active` to False). Commits."""
+    user.active = False
+    db.session.commit()
+
+
+def issue_api_token(user: User, name: str = "", *, replace: bool = False) -> str:
+    """A new API token for `user`; with `replace`, their live tokens of the same name are
+    revoked first (the CLI's "a new token replaces the old one"). Commits; returns the raw
+    token, which is shown once."""
+    name = (name or "").strip()[:100]
+    if replace:
+        db.session.execute(
+            update(ApiToken)
+            .where(
+                ApiToken.user_id == user.id,
+                ApiToken.name == name,
+                ApiToken.revoked_at.is_(None),
+            )
+            .values(revoked_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+    raw = user.issue_api_token(name)
+    db.session.commit()
+    return raw
+
+
+# last_used_at is written at most this often per token: not one write per API call.
+LAST_USED_STEP = timedelta(minutes=5)
+
+
+def user_for_api_token(raw: str | None) -> User | None:
+    """The active person whose live (unrevoked, unexpired) token this is, else None."""
+    if not raw or len(raw) > 200:
+        return None
+    now = utcnow()
+    row = db.session.execute(
+        select(ApiToken.id, ApiToken.last_used_at, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(
+            ApiToken.token_hash == hash_token(raw),
+            ApiToken.revoked_at.is_(None),
+            ApiToken.expires_at > now,
+            User.active.is_(True),
+        )
+    ).first()
+    if row is None:
+        return None
+    token_id, last_used_at, user = row
+    if last_used_at is None or last_used_at <= now - LAST_USED_STEP:
+        # Its own short transaction: the request's session stays as it is (a GET never
+        # commits, and committing it here would expire what it has loaded).
+        with db.engine.begin() as conn:
+            conn.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
+    return user
+
+
+def tokens_of(user_id: int) -> list[ApiToken]:
+    """Every token of a person, newest first (revoked and expired ones too, marked so)."""
+    return list(
+        db.session.scalars(
+            select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id.desc())
+        )
+    )
+
+
+def token_visible_to(token_id: int, actor: User) -> ApiToken | None:
+    """The token if `actor` owns it or is an admin; None otherwise (a 404, not a 403)."""
+    query = select(ApiToken).where(ApiToken.id == token_id)
+    if not actor.is_admin:
+        query = query.where(ApiToken.user_id == actor.id)
+    return db.session.scalar(query)
+
+
+def revoke_api_token(token: ApiToken) -> bool:
+    """Revoke one token; False when it was revoked already. Commits."""
+    if token.revoked_at is not None:
+        return False
+    token.revoked_at = utcnow()
+    db.session.commit()
+    return True
+
+
+def _revoke_api_tokens(user_id: int, now: datetime) -> None:
+    db.session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+# -- login protection ----------------------------------------------------------------------
+
+ACCOUNT, ADDRESS = "account", "address"
+DEFAULT_LIMITS = {ACCOUNT: "5 per 15 minutes", ADDRESS: "50 per 15 minutes"}
+CONFIG_KEYS = {ACCOUNT: "AKSI_LOGIN_ACCOUNT_LIMIT", ADDRESS: "AKSI_LOGIN_ADDRESS_LIMIT"}
+
+
+@dataclass(frozen=True)
+class LoginRefused:
+    """Too many failures for this account (`kind` "account") or from this address."""
+
+    kind: str
+    retry_after: int  # seconds
+
+    @property
+    def minutes(self) -> int:
+        return max(1, math.ceil(self.retry_after / 60))
+
+
+def _limit(kind: str) -> tuple[int, timedelta]:
+    item = parse_limit(current_app.config.get(CONFIG_KEYS[kind], DEFAULT_LIMITS[kind]))
+    return item.amount, timedelta(seconds=item.get_expiry())
+
+
+def _account_key(username: str | None) -> str:
+    # Hashed: people sometimes type their password into the username field.
+    return hashlib.sha256((username or "").strip().casefold().encode()).hexdigest()
+
+
+def _address_key(address: str | None) -> str:
+    try:
+        ip = ipaddress.ip_address((address or "").strip())
+    except ValueError:
+        return (address or "unknown")[:64]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        # One IPv6 host has a whole /64 to hop around in.
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+@cache
+def _dummy_hash() -> str:
+    # Same method and cost as a real password hash, so an unknown name takes as long.
+    return generate_password_hash(secrets.token_urlsafe(16))
+
+
+def _clear_failures(kind: str, key: str, ids: Iterable[int] | None = None) -> None:
+    query = delete(LoginFailure).where(LoginFailure.kind == kind, LoginFailure.key == key)
+    if ids is not None:
+        query = query.where(LoginFailure.id.in_(list(ids)))
+    db.session.execute(query.execution_options(synchronize_session=False))
+
+
+def _over_limit(kind: str, row: LoginFailure, now: datetime) -> LoginRefused | None:
+    """Whether the attempts before and including `row` in the window exceed the limit."""
+    amount, window = _limit(kind)
+    count, oldest = db.session.execute(
+        select(func.count(LoginFailure.id), func.min(LoginFailure.failed_at)).where(
+            LoginFailure.kind == kind,
+            LoginFailure.key == row.key,
+            LoginFailure.failed_at > now - window,
+            LoginFailure.id <= row.id,
+        )
+    ).one()
+    if count <= amount:
+        return None
+    retry = (oldest + window - now).total_seconds() if oldest else window.total_seconds()
+    return LoginRefused(kind, max(1, math.ceil(retry)))
+
+
+def attempt_login(username: str, password: str, address: str | None) -> User | LoginRefused | None:
+    """Check a login. Returns the person (their account's failures are cleared), None for
+    a wrong name or password (counted), or LoginRefused when the account or the address
+    has failed too often recently (nothing counted, the password not even checked).
+
+    The attempt is written first and counted with the ones before it, so parallel
+    requests on other workers cannot all slip under the limit; it is removed again when
+    it succeeds or is refused. Commits."""
+    now = utcnow()
+    rows = {
+        ACCOUNT: LoginFailure(kind=ACCOUNT, key=_account_key(username), failed_at=now),
+        ADDRESS: LoginFailure(kind=ADDRESS, key=_address_key(address), failed_at=now),
+    }
+    db.session.add_all(rows.values())
+    db.session.commit()  # visible to every other worker before the slow hash
+    for kind in (ACCOUNT, ADDRESS):
+        refused = _over_limit(kind, rows[kind], now)
+        if refused is not None:
+            for own in rows.values():
+                _clear_failures(own.kind, own.key, [own.id])
+            db.session.commit()
+            return refused
+
+    name = (username or "").strip()
+    user = db.session.scalar(select(User).where(User.username == name)) if name else None
+    stored = user.password_hash if user is not None and user.password_hash else None
+    # Unknown, password-less and inactive accounts all pay for one hash, like a known one.
+    matches = check_password_hash(stored or _dummy_hash(), password or "")
+    if stored and matches and user.active:
+        _clear_failures(ACCOUNT, rows[ACCOUNT].key)
+        _clear_failures(ADDRESS, rows[ADDRESS].key, [rows[ADDRESS].id])
+        db.session.commit()
+        return user
+    # Old rows of every key go: the table holds only what a window can still count.
+    oldest_kept = now - max(_limit(ACCOUNT)[1], _limit(ADDRESS)[1])
+    db.session.execute(
+        delete(LoginFailure)
+        .where(LoginFailure.failed_at <= oldest_kept)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return None
