@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 
 from tests import factories
 from tests.factories import create_user
-from workflow.models.seminars import Seminar
 from tests.test_http_helpers import check_markup, english, login, page_token
 from workflow.extensions import db
 from workflow.models import AuditEvent, Notification
 from workflow.models._base import utcnow
+from workflow.models.seminars import Seminar
 from workflow.services import Blocked, Forbidden, NotAvailable, evaluation, perform
 from workflow.services.calendar import local_date
 from workflow.services.delegations import create_delegation
