@@ -377,21 +377,12 @@ def awaited_roles(
     from signed_roles(), when many cases are looked at."""
     definition = definition or definition_of(case)
     owners = definition.state(case.state).owners
-    steps = [t.trigger for t in definition.transitions_from(case.state) if t.approval == "all"]
-    if not steps or case.id is None:
+    if case.id is None or not any(
+        t.approval == "all" for t in definition.transitions_from(case.state)
+    ):
         return tuple(owners)
-    if signed is not None:
-        return tuple(r for r in owners if r not in signed)
-    signed = set(
-        db.session.scalars(
-            db.select(Approval.role).where(
-                Approval.case_id == case.id,
-                Approval.state == case.state,
-                Approval.entered_at == case.state_entered_at,
-                Approval.trigger.in_(steps),
-            )
-        )
-    )
+    if signed is None:
+        signed = signed_roles([case])[case.id]
     return tuple(r for r in owners if r not in signed)
 
 
