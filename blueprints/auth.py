@@ -30,7 +30,7 @@ from wtforms.validators import DataRequired, Length
 
 from workflow.extensions import db, limiter, login_manager
 from workflow.models import User
-from workflow.models._base import utcnow
+from workflow.models._base import MAX_ID, utcnow
 from workflow.services import accounts
 
 from ._web import LANGUAGES, is_htmx, localtime, page_or_fragment, safe_next
@@ -256,7 +256,7 @@ def _tokens_page(owner: User, *, form=None, fields=None, new_token=None, message
 
 
 @bp.get("/account/tokens")
-@bp.get("/account/tokens/user/<int(max=2147483647):user_id>")
+@bp.get(f"/account/tokens/user/<int(max={MAX_ID}):user_id>")
 @login_required
 def tokens(user_id: int | None = None):
     response = _tokens_page(_owner_for(user_id))
@@ -285,7 +285,7 @@ def create_token():
     return response
 
 
-@bp.post("/account/tokens/<int(max=2147483647):token_id>/revoke")
+@bp.post(f"/account/tokens/<int(max={MAX_ID}):token_id>/revoke")
 @login_required
 def revoke_token(token_id: int):
     form = EmptyForm()

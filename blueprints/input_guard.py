@@ -8,10 +8,10 @@ from flask import Flask, g, request
 from flask_babel import lazy_gettext as _l
 from flask_babel import refresh
 
+from workflow.models._base import MAX_ID
+
 from . import errors
 
-# Ids are INTEGER columns (32-bit on PostgreSQL): no row has a larger one.
-MAX_ID = 2**31 - 1
 NUL = "\x00"
 NUL_MESSAGE = _l(
     "What you sent contains a NUL character (\\0), which is not allowed. Remove it and try again."

@@ -6,8 +6,7 @@ from __future__ import annotations
 from copy import deepcopy
 
 from workflow.models import Case
-
-MAX_ID = 2147483647
+from workflow.models._base import MAX_ID
 
 
 def _ref(name: str) -> dict:

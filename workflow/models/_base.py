@@ -5,6 +5,10 @@ from datetime import UTC, datetime
 
 # Set only by the demo, to write a history that happened on past dates through the same
 # services (audit chain included) as live use.
+# Ids are INTEGER columns (32-bit on PostgreSQL): no row has a larger one, and a larger
+# number reaching a query overflows instead of finding nothing.
+MAX_ID = 2**31 - 1
+
 _clock: ContextVar[datetime | None] = ContextVar("aksi_clock", default=None)
 
 

@@ -19,6 +19,7 @@ from ..engine import registry
 from ..engine.activities import ActivityContext, ActivityResult, activity
 from ..extensions import db
 from ..models import Case, Cohort, CohortMember, Group, Program, User
+from ..models._base import MAX_ID
 from . import mail
 from .errors import Blocked, Conflict, Forbidden, Missing, WorkflowError
 from .workflow import definition_of, perform
@@ -539,7 +540,7 @@ def assign_group(ctx: ActivityContext) -> ActivityResult:
         group_id = int(raw)
     except (TypeError, ValueError):
         group_id = None
-    if group_id is not None and not 1 <= group_id <= 2**31 - 1:
+    if group_id is not None and not 1 <= group_id <= MAX_ID:
         group_id = None  # beyond a 32-bit key nothing exists (and PostgreSQL would raise)
     group = db.session.get(Group, group_id) if group_id is not None else None
     if group is None or group.cohort_id != case.cohort_id:

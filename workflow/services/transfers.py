@@ -20,6 +20,7 @@ from sqlalchemy import or_, select, update
 from ..engine.activities import ActivityContext, ActivityResult, activity
 from ..extensions import db
 from ..models import Notification, User
+from ..models._base import MAX_ID
 from ..models.seminars import Seminar, SeminarPanelist
 from ..permissions import roles_on_case
 from .errors import Blocked
@@ -32,7 +33,6 @@ PANEL = _l(
     "This person is the trainee's coach or examiner: the mentor must be someone else, "
     "or one signature would count twice."
 )
-MAX_ID = 2147483647
 
 
 def _user(raw) -> User | None:
