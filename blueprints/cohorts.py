@@ -303,6 +303,8 @@ def load_batch(cohort: Cohort, batch_id: int) -> ImportBatch:
 
 
 def _preview(cohort: Cohort, batch: ImportBatch, message=None, status: int = 200):
+    if message is None and batch.imported_at is None:
+        message = imports.failure_of(batch)
     page = request.args.get("page", 1, type=int) or 1
     only_errors = request.args.get("show") == "errors"
     rows, pages = imports.page_of(batch.rows, page, only_errors)
@@ -323,6 +325,7 @@ def _preview(cohort: Cohort, batch: ImportBatch, message=None, status: int = 200
             columns=imports.COLUMNS,
             message=message,
             over_quota=trainees_now + new_trainees > cohort.quota,
+            running=imports.running(batch),
             trainees_after=trainees_now + new_trainees,
         ),
         status,
@@ -353,6 +356,8 @@ def confirm(cohort_id: int, batch_id: int):
         return _preview(cohort, batch, str(exc.message), exc.status)
     if summary.get("again"):
         flash(_("This list was already imported; nothing was imported again."), "info")
+    elif summary.get("queued"):
+        flash(_("The import has started; this page shows the result when it is done."), "info")
     else:
         flash(
             _(

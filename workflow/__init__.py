@@ -71,6 +71,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import models  # noqa: F401  (registers the tables)
 
     db.init_app(app)
+    from . import jobs, tasks  # noqa: F401  (tasks registers the jobs)
+
+    jobs.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(root, "migrations"), render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)

@@ -242,6 +242,43 @@ def invite(cohort_id: int) -> None:
         sys.exit(1)
 
 
+@aksi.command("worker")
+@click.option(
+    "--threads", type=click.IntRange(1, 32), default=2, show_default=True, help="Jobs at once."
+)
+@click.option("--no-periodic", is_flag=True, help="Leave the scheduled jobs to other workers.")
+@click.option("--drain", is_flag=True, help="Run the jobs due now, then exit (no schedule).")
+def worker(threads: int, no_periodic: bool, drain: bool) -> None:
+    """Run the background jobs (mail, invitations, imports, thumbnails) and, every few
+    minutes, the reminders and the catch-up. Any number may run, on any node."""
+    from flask import current_app
+
+    from .jobs import huey, run_queued
+
+    if current_app.config["AKSI_JOBS"] != "queue":
+        click.echo(
+            "error: AKSI_JOBS is 'inline' (jobs run in the web process); a worker needs "
+            "AKSI_JOBS=queue in the web processes and here.",
+            err=True,
+        )
+        sys.exit(2)
+    if drain:
+        click.echo(f"ran {run_queued()} job(s)")
+        return
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # SIGTERM (systemd stop) lets running jobs finish; a new job waits at most 2 s.
+    huey.create_consumer(
+        workers=threads,
+        worker_type="thread",
+        periodic=not no_periodic,
+        max_delay=2.0,
+        graceful_signal="TERM",
+        shutdown_timeout=60,
+    ).run()
+
+
 def register(app: Flask) -> None:
     from . import cli_uploads  # noqa: F401  (registers sweep-uploads; a top import is circular)
 

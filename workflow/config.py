@@ -80,6 +80,10 @@ def load(instance_path: str) -> dict:
         "MAIL_USERNAME": os.environ.get("MAIL_USERNAME", ""),
         "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD", ""),
         "MAIL_TIMEOUT": float(os.environ.get("MAIL_TIMEOUT", "10")),
+        # Background jobs (mail, invitations, imports, thumbnails, reminders): "queue" runs
+        # them in `flask aksi worker`, "inline" in the process that asks (development, tests).
+        # Unset: inline in development, queue otherwise (settled in finish()).
+        "AKSI_JOBS": os.environ.get("AKSI_JOBS", "").strip().lower() or None,
         # Send right after each action (best effort); `flask aksi send-mail` catches up.
         "MAIL_SEND_IMMEDIATELY": os.environ.get("MAIL_SEND_IMMEDIATELY", "1") == "1",
         "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000"),
@@ -124,6 +128,9 @@ def finish(config: dict) -> None:
         config["SESSION_COOKIE_SECURE"] = True
         config["REMEMBER_COOKIE_SECURE"] = True
         config["PREFERRED_URL_SCHEME"] = "https"
+    if not config.get("AKSI_JOBS"):
+        inline = env == "development" or config.get("TESTING")
+        config["AKSI_JOBS"] = "inline" if inline else "queue"
     if env == "development" or config.get("TESTING"):
         if not config.get("SECRET_KEY"):
             config["SECRET_KEY"] = DEV_SECRET_KEY

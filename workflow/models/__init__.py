@@ -4,12 +4,16 @@ from .cases import Case, Milestone
 from .evaluation import MilestoneRating, Score, ScoreSheet
 from .events import Approval, AuditEvent, Notification, StateVisit
 from .implementation import FinalReport, MilestoneReport, Reminder, UnitCoverage
+from .jobs import job_data, job_schedule, job_tasks
 from .people import Agency, Institution, InstitutionHoliday, OneTimeToken, Region, User
 from .programs import Cohort, CohortMember, Group, ImportBatch, Program
 from .proposals import Comment, Delegation, Document, ProposalSnapshot
 from .seminars import Seminar, SeminarPanelist
 
 __all__ = [
+    "job_data",
+    "job_schedule",
+    "job_tasks",
     "Approval",
     "Seminar",
     "SeminarPanelist",

@@ -45,6 +45,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import OperationalError
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from .. import jobs, tasks
 from ..extensions import db
 from ..models import OneTimeToken, User
 from ..models._base import utcnow
@@ -331,8 +332,15 @@ def invite(user_ids: list[int], inviter: User | None = None) -> int:
     People without an address are skipped. Commits."""
     if not user_ids:
         return 0
-    users = db.session.scalars(
-        select(User)
+    users = db.session.scalars(select(User).where(User.id.in_(_reachable(user_ids)))).all()
+    items = [(user, INVITE, *_issue(user, INVITE)) for user in users]
+    db.session.commit()  # the links work before any mail leaves
+    return _send(items, inviter) if items else 0
+
+
+def _reachable(user_ids: Iterable[int]):
+    return (
+        select(User.id)
         .where(
             User.id.in_(set(user_ids)),
             User.active.is_(True),
@@ -340,10 +348,16 @@ def invite(user_ids: list[int], inviter: User | None = None) -> int:
             User.email != "",
         )
         .order_by(User.id)
-    ).all()
-    items = [(user, INVITE, *_issue(user, INVITE)) for user in users]
-    db.session.commit()  # the links work before any mail leaves
-    return _send(items, inviter) if items else 0
+    )
+
+
+def queue_invitations(user_ids: list[int], inviter: User | None = None) -> int:
+    """Ask a job to invite these people (links and mail are made there, after the commit);
+    how many of them can be invited (active, with an e-mail address)."""
+    ids = list(db.session.scalars(_reachable(user_ids))) if user_ids else []
+    if ids:
+        jobs.after_commit(tasks.send_invitations, ids, inviter.id if inviter else None)
+    return len(ids)
 
 
 def without_password(cohort_id: int) -> list[User]:
@@ -410,9 +424,11 @@ def request_reset(email: str | None) -> None:
             )
         )
     if user is not None:
-        raw, expires_at = _issue(user, RESET)
-        db.session.commit()
-        _send([(user, RESET, raw, expires_at)], None)
+        # The link and the mail are made by a job: the answer does not wait on the mail
+        # server, and both paths cost about the same here.
+        user_id = user.id
+        db.session.rollback()
+        jobs.enqueue(tasks.send_reset, user_id)
         _reset_timing.record(time.monotonic() - started)
     else:
         db.session.rollback()
@@ -420,6 +436,16 @@ def request_reset(email: str | None) -> None:
     remaining = target * random.uniform(1.0, 1.1) - (time.monotonic() - started)
     if remaining > 0:
         time.sleep(remaining)
+
+
+def send_reset(user_id: int) -> bool:
+    """Issue a reset link to an active person and mail it (the job of request_reset)."""
+    user = db.session.get(User, user_id)
+    if user is None or not user.active or not user.email:
+        return False
+    raw, expires_at = _issue(user, RESET)
+    db.session.commit()
+    return _send([(user, RESET, raw, expires_at)], None) == 1
 
 
 # -- sessions and API tokens ---------------------------------------------------------------

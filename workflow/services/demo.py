@@ -46,6 +46,7 @@ from sqlalchemy import event, select
 from werkzeug.datastructures import FileStorage
 from werkzeug.security import generate_password_hash
 
+from .. import jobs
 from ..engine import registry
 from ..extensions import db
 from ..models import (
@@ -3288,8 +3289,9 @@ def _pdf_file(title: str, lines: list[str], signer: User, place: str, day: date)
 
 
 def load(today: date | None = None) -> bool:
-    """Create the demo data unless present. Returns True when it created it."""
-    with _one_transaction():
+    """Create the demo data unless present. Returns True when it created it. Its jobs
+    (mail, thumbnails) start once it is committed: until then it holds the database."""
+    with jobs.held(), _one_transaction():
         marker = select(Institution.id).where(Institution.code == MARKER_CODE)
         if db.session.scalar(marker) is not None:
             return False

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import os
 import secrets
 import struct
@@ -24,11 +25,15 @@ from pathlib import Path
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select, update
 
+from .. import jobs, tasks
 from ..extensions import db
 from ..models import AuditEvent, Case, Document, User
 from ..permissions import roles_on_case
 from .errors import Forbidden, WorkflowError
+
+log = logging.getLogger(__name__)
 
 PDF = "application/pdf"
 NAME_MAX = 200
@@ -492,19 +497,10 @@ def stage_evidence(
     path = folder / stored
     _write_synced(path, data)
     written.append(path)
-    thumb_name = None
     if ftype.is_image:
-        try:
-            small = thumbnail(data, name)
-        except UploadRejected:
-            raise
-        except Exception:  # Pillow checked the header but cannot render the picture
-            raise UploadRejected(
-                _l("“%(name)s” could not be read as an image. Take or export it again.", name=name)
-            ) from None
-        thumb_name = f"{token}.thumb.jpg"
-        _write_synced(folder / thumb_name, small)
-        written.append(folder / thumb_name)
+        # Decoding a photo costs a worker seconds and memory: the thumbnail is a job, once
+        # the row is committed (the picture's header and size were checked already).
+        jobs.after_commit(tasks.make_thumbnail, stored)
     document = Document(
         case_id=case.id,
         kind="evidence",
@@ -514,11 +510,55 @@ def stage_evidence(
         size=len(data),
         sha256=hashlib.sha256(data).hexdigest(),
         uploaded_by_id=user.id,
-        thumb_name=thumb_name,
         **links,
     )
     db.session.add(document)
     return document
+
+
+# thumb_name "" : no thumbnail can be made (the picture does not render); NULL: not yet.
+NO_THUMBNAIL = ""
+
+
+def make_thumbnail(stored_name: str) -> bool:
+    """Write the thumbnail of an uploaded picture and record it (the job after an upload);
+    False when there is nothing to do or it cannot be made."""
+    document = db.session.scalar(
+        select(Document).where(Document.stored_name == stored_name, Document.thumb_name.is_(None))
+    )
+    if document is None or not document.content_type.startswith("image/"):
+        return False
+    folder = upload_dir()
+    try:
+        small = thumbnail((folder / stored_name).read_bytes(), document.original_name)
+    except FileNotFoundError:
+        log.warning("no thumbnail for %s: the file is missing", stored_name)
+        thumb = NO_THUMBNAIL
+    except Exception:  # noqa: BLE001 - Pillow read the header but cannot render the picture
+        log.warning("no thumbnail for %s: the picture cannot be rendered", stored_name)
+        thumb = NO_THUMBNAIL
+    else:
+        thumb = stored_name.rpartition(".")[0] + ".thumb.jpg"
+        _write_synced(folder / thumb, small)
+    # Only if still missing: two jobs for one picture write the same bytes, one row update.
+    db.session.execute(
+        update(Document)
+        .where(Document.id == document.id, Document.thumb_name.is_(None))
+        .values(thumb_name=thumb)
+    )
+    db.session.commit()
+    return bool(thumb)
+
+
+def make_missing_thumbnails(limit: int = 200) -> int:
+    """Thumbnails whose job was lost (a worker killed mid-job): the catch-up job's part."""
+    names = db.session.scalars(
+        select(Document.stored_name)
+        .where(Document.thumb_name.is_(None), Document.content_type.like("image/%"))
+        .order_by(Document.id)
+        .limit(limit)
+    ).all()
+    return sum(make_thumbnail(name) for name in names)
 
 
 def thumb_path_of(document: Document) -> Path | None:

@@ -24,6 +24,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from .. import jobs, tasks
 from ..extensions import db
 from ..models import Agency, Case, Cohort, ImportBatch, Program, User
 from ..models._base import utcnow
@@ -776,17 +777,38 @@ def role_of(row: dict) -> str | None:
     return ROLES.get(row["values"]["peran"].lower())
 
 
+# A job's refusal, kept in the batch's summary for the organizer's next look.
+FAILURES = {"changed": CHANGED, "has_errors": HAS_ERRORS, "nothing_good": NOTHING_GOOD}
+
+
 def confirm(batch: ImportBatch, actor: User, skip_errors: bool = False) -> dict:
-    """Import the good rows of a checked batch in one transaction: new accounts (without a
-    password) and one case per trainee; then invite the new accounts. A second
-    confirmation changes nothing and returns the first one's summary."""
+    """Check a batch again and hand its import to a job (AKSI_JOBS=inline: done before this
+    returns). A refusal is raised here and writes nothing but the rows as they are now.
+    Returns the summary: {"queued": True} while the job has not run, the import's counts
+    once it has; a second confirmation changes nothing and returns the first one's."""
     if batch.imported_at is not None:
         return dict(batch.summary, again=True)
+    _checked(batch, skip_errors)
+    batch.summary = {"queued": True}  # the preview says so until the job is done
+    jobs.after_commit(tasks.run_import, batch.id, actor.id, skip_errors)
+    db.session.commit()
+    db.session.refresh(batch)
+    failed = batch.summary.get("failed")
+    if failed == "race":
+        raise Conflict(RACE)
+    if failed:
+        raise Blocked(FAILURES[failed])
+    return dict(batch.summary)
+
+
+def _checked(batch: ImportBatch, skip_errors: bool) -> tuple[Cohort, list[dict], list[dict]]:
+    """The batch's rows checked again: (cohort, all rows, good rows), or Blocked."""
     cohort = db.session.get(Cohort, batch.cohort_id)
     fresh = check_rows(cohort, batch.rows)
     if _signature(fresh) != _signature(batch.rows):
         # Show the organizer the rows as they are now; still no account, no case.
         batch.rows = fresh
+        batch.summary = {}
         db.session.commit()
         raise Blocked(CHANGED)
     good = [r for r in fresh if not r["errors"]]
@@ -795,7 +817,50 @@ def confirm(batch: ImportBatch, actor: User, skip_errors: bool = False) -> dict:
         raise Blocked(HAS_ERRORS)
     if not good:
         raise Blocked(NOTHING_GOOD)
+    return cohort, fresh, good
 
+
+def failure_of(batch: ImportBatch) -> str | None:
+    """Why the import job of a batch refused it, in the reader's language."""
+    failed = (batch.summary or {}).get("failed")
+    if not failed:
+        return None
+    return str(RACE if failed == "race" else FAILURES.get(failed, CHANGED))
+
+
+def running(batch: ImportBatch) -> bool:
+    return batch.imported_at is None and bool((batch.summary or {}).get("queued"))
+
+
+def run_queued(batch_id: int, actor_id: int, skip_errors: bool) -> dict | None:
+    """The import job: a refusal is kept in the batch's summary instead of raised."""
+    batch = db.session.get(ImportBatch, batch_id)
+    actor = db.session.get(User, actor_id)
+    if batch is None or actor is None:
+        return None
+    if batch.imported_at is not None:
+        return dict(batch.summary, again=True)
+    try:
+        return _apply(batch, actor, skip_errors)
+    except (Blocked, Conflict) as exc:
+        db.session.rollback()
+        code = (
+            "race"
+            if exc.message is RACE
+            else next((k for k, v in FAILURES.items() if v is exc.message), "changed")
+        )
+        batch = db.session.get(ImportBatch, batch_id)
+        if batch.imported_at is None:
+            batch.summary = {"failed": code}
+            db.session.commit()
+        return None
+
+
+def _apply(batch: ImportBatch, actor: User, skip_errors: bool) -> dict:
+    """Import the good rows of a checked batch in one transaction: new accounts (without a
+    password) and one case per trainee; then invite the new accounts (another job)."""
+    cohort, fresh, good = _checked(batch, skip_errors)
+    bad = len(fresh) - len(good)
     now = utcnow()
     try:
         # Claim the batch: of two confirmations at once, only one finds it unimported.
@@ -841,7 +906,7 @@ def confirm(batch: ImportBatch, actor: User, skip_errors: bool = False) -> dict:
         raise
     summary = dict(summary, invited=_invite(new_ids, actor))
     batch.summary = summary
-    db.session.commit()
+    db.session.commit()  # the invitations' job starts after this commit
     return summary
 
 
@@ -929,18 +994,11 @@ def _free_usernames(bases: list[str]) -> list[str]:
 
 
 def _invite(user_ids: list[int], inviter: User) -> int:
-    """Invitation mails for the new accounts, after the commit: a mail problem never undoes
-    an import (the organizer can send invitations again from the accounts pages)."""
-    if not user_ids:
-        return 0
+    """Invitations for the new accounts, by a job after the commit: a mail problem never
+    undoes an import (the organizer can send invitations again from the accounts pages)."""
     from . import accounts
 
-    try:
-        return accounts.invite(user_ids, inviter)
-    except Exception:
-        db.session.rollback()
-        log.exception("inviting %d imported accounts failed", len(user_ids))
-        return 0
+    return accounts.queue_invitations(user_ids, inviter)
 
 
 def good_rows(batch: ImportBatch) -> list[dict]:

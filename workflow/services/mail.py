@@ -28,6 +28,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 
+from .. import jobs, tasks
 from ..extensions import db
 from ..models import Notification, User
 from ..models._base import utcnow
@@ -314,15 +315,12 @@ def send_messages(messages: list[tuple[Hashable, EmailMessage]], what: str) -> d
 
 
 def deliver_for_event(event_id: int) -> None:
-    """Best effort, right after an action committed: never lets a mail problem reach the
-    action. Whatever is not sent now stays pending for `flask aksi send-mail`."""
+    """Right after an action committed: its mail becomes a job (inline: sent now). Never
+    lets a mail problem reach the action; whatever is not sent stays pending for the
+    worker's catch-up (or `flask aksi send-mail`)."""
     if not current_app.config.get("MAIL_SEND_IMMEDIATELY", True) or g.get("_aksi_mail_batch"):
         return
-    try:
-        deliver_pending(event_id=event_id)
-    except Exception:  # noqa: BLE001 - the action is done; mail must not undo or fail it
-        db.session.rollback()
-        _log().exception("immediate mail delivery for event %s failed", event_id)
+    jobs.enqueue(tasks.deliver_mail, event_id)
 
 
 # Bulk actions touch up to this many cases; their mails go out in one delivery.
@@ -332,8 +330,8 @@ BATCH_LIMIT = 2000
 @contextmanager
 def batched_delivery() -> Iterator[None]:
     """Many actions in one request (a bulk action, assigning a cohort evenly): their mails
-    go out together at the end over one connection, not one SMTP session per case, so the
-    request ends in time. Best effort, like deliver_for_event()."""
+    go out together at the end over one connection, not one SMTP session per case, as one
+    job."""
     outer = g.get("_aksi_mail_batch", False)
     g._aksi_mail_batch = True
     try:
@@ -342,8 +340,4 @@ def batched_delivery() -> Iterator[None]:
         g._aksi_mail_batch = outer
     if outer or not current_app.config.get("MAIL_SEND_IMMEDIATELY", True):
         return
-    try:
-        deliver_pending(limit=BATCH_LIMIT)
-    except Exception:  # noqa: BLE001 - the actions are done; mail must not fail them
-        db.session.rollback()
-        _log().exception("mail delivery after a batch of actions failed")
+    jobs.enqueue(tasks.deliver_mail, None)
