@@ -45,7 +45,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -246,9 +245,7 @@ def build(app, n_soak: int, n_pairs: int) -> Plan:
             second = "request_revision" if "request_revision" in kind else "approve"
             sides = ((racer.username, "approve", how), (racer.username, second, how))
         db.session.refresh(case)
-        pairs.append(
-            Pair(kind, case.id, case.event_count, tuple({s[1] for s in sides}), sides)
-        )
+        pairs.append(Pair(kind, case.id, case.event_count, tuple({s[1] for s in sides}), sides))
     db.session.commit()
     return Plan(dict(personas), pairs, soak_cases, {racer.username: token}, PASSWORD)
 
@@ -485,8 +482,10 @@ class Client(threading.Thread):
 
     def get(self, kind: str, path: str) -> Reply | None:
         reply = self.rec.timed(kind, lambda: self.browser.call("GET", path), (200,))
-        if reply is not None and reply.status == 302 and "/login" in reply.headers.get(
-            "Location", ""
+        if (
+            reply is not None
+            and reply.status == 302
+            and "/login" in reply.headers.get("Location", "")
         ):
             self.browser.csrf = ""  # the session ended: log in again
         return reply
@@ -599,24 +598,30 @@ def run_races(plan: Plan, port: int) -> list[dict]:
                 form["comment"] = "Latar belakang perlu data."
             path = f"/cases/{pair.case_id}/actions/{trigger}"
             calls.append(lambda b=b, path=path, form=form: b.call("POST", path, form=form))
-        barrier = threading.Barrier(2)
-        answers: list = [None, None]
-
-        def side(i: int, call) -> None:
-            barrier.wait()
-            t0 = time.monotonic()
-            try:
-                answers[i] = (call().status, time.monotonic() - t0)
-            except (OSError, http.client.HTTPException) as exc:
-                answers[i] = (f"failed: {exc.__class__.__name__}", time.monotonic() - t0)
-
-        threads = [threading.Thread(target=side, args=(i, c)) for i, c in enumerate(calls)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        answers = send_together(calls)
         results.append({"pair": pair, "answers": answers})
     return results
+
+
+def send_together(calls) -> list[tuple]:
+    """Each call in its own thread, released at the same instant: [(status, seconds)]."""
+    barrier = threading.Barrier(len(calls))
+    answers: list = [None] * len(calls)
+
+    def side(i: int, call) -> None:
+        barrier.wait()
+        t0 = time.monotonic()
+        try:
+            answers[i] = (call().status, time.monotonic() - t0)
+        except (OSError, http.client.HTTPException) as exc:
+            answers[i] = (f"failed: {exc.__class__.__name__}", time.monotonic() - t0)
+
+    threads = [threading.Thread(target=side, args=(i, c)) for i, c in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return answers
 
 
 # ---------------------------------------------------------------- processes
@@ -677,9 +682,7 @@ def sql_checks(app, plan: Plan, races: list[dict]) -> tuple[list[tuple[str, bool
     with app.app_context():
         q = db.session.execute
         dup = q(
-            text(
-                "SELECT case_id, seq FROM audit_events GROUP BY case_id, seq HAVING count(*) > 1"
-            )
+            text("SELECT case_id, seq FROM audit_events GROUP BY case_id, seq HAVING count(*) > 1")
         ).all()
         checks.append(("one audit event per (case, seq)", not dup, f"{len(dup)} duplicated"))
         wrong_state = q(
@@ -694,14 +697,13 @@ def sql_checks(app, plan: Plan, races: list[dict]) -> tuple[list[tuple[str, bool
                 " WHERE event_count = 0"
             )
         ).all()
-        wrong_state += [
-            r for r in no_events if r.state != registry.get(r[2], r[3]).initial
-        ]
+        wrong_state += [r for r in no_events if r.state != registry.get(r[2], r[3]).initial]
         checks.append(
             (
                 "each case's state = its last event's to_state",
                 not wrong_state,
-                f"{len(wrong_state)} cases differ" + (f": {wrong_state[:3]}" if wrong_state else ""),
+                f"{len(wrong_state)} cases differ"
+                + (f": {wrong_state[:3]}" if wrong_state else ""),
             )
         )
         counts = q(
@@ -768,9 +770,9 @@ def _expanding(name):
 
 def _events(q, text, ids, trigger) -> int:
     return q(
-        text(
-            "SELECT count(*) FROM audit_events WHERE case_id IN :ids AND trigger = :t"
-        ).bindparams(_expanding("ids")),
+        text("SELECT count(*) FROM audit_events WHERE case_id IN :ids AND trigger = :t").bindparams(
+            _expanding("ids")
+        ),
         {"ids": ids, "t": trigger},
     ).scalar()
 
@@ -781,347 +783,457 @@ def sweep_figures(output: str) -> tuple[int, int]:
     return (int(found.group(1)), int(found.group(2))) if found else (-1, -1)
 
 
-# ---------------------------------------------------------------- main
+# ---------------------------------------------------------------- crash helpers
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=int, default=60, help="soak seconds (max 900)")
-    parser.add_argument("--clients", type=int, default=8, help="concurrent clients (max 64)")
-    parser.add_argument("--pairs", type=int, default=25, help="racing pairs (max 200)")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
-    parser.add_argument("--cases", type=int, default=24, help="cases in the soak")
-    parser.add_argument("--outage", type=float, default=3.0, help="seconds PostgreSQL stays down")
-    parser.add_argument("--no-crash", action="store_true", help="skip the kill -9 phase")
-    parser.add_argument("--keep", action="store_true", help="keep logs and uploads")
-    parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args()
-    if not 1 <= args.duration <= MAX_DURATION:
-        parser.error(f"--duration must be 1..{MAX_DURATION}")
-    if not 1 <= args.clients <= 64 or not 0 <= args.pairs <= 200 or not 1 <= args.workers <= 16:
-        parser.error("--clients 1..64, --pairs 0..200, --workers 1..16")
-    if not 4 <= args.cases <= 400:
-        parser.error("--cases 4..400")
+def socket_owners(pids: list[int], remote_port: int) -> dict[int, int]:
+    """Local port → pid, for the TCP connections of `pids` to `remote_port` on loopback."""
+    inode_pid = {}
+    for pid in pids:
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if target.startswith("socket:["):
+                    inode_pid[target[8:-1]] = pid
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    owners = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = f.read().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        for row in rows:
+            cols = row.split()
+            local, remote, inode = cols[1], cols[2], cols[9]
+            if int(remote.rsplit(":", 1)[1], 16) == remote_port and inode in inode_pid:
+                owners[int(local.rsplit(":", 1)[1], 16)] = inode_pid[inode]
+    return owners
 
-    began = time.monotonic()
-    tmp = tempfile.mkdtemp(prefix="aksi-load-")
-    uploads = os.path.join(tmp, "uploads")
-    os.makedirs(uploads)
-    pg = Postgres()
-    smtp = SmtpServer()
-    gunicorn = worker = None
-    failures: list[str] = []
+
+def writing_worker(master: int, pg: Postgres, rnd: random.Random, limit: float = 10):
+    """A gunicorn worker whose transaction has written and not yet committed (it holds a
+    transaction id in pg_stat_activity), found through its socket's port; else any."""
+    import psycopg
+
+    query = (
+        "SELECT client_port FROM pg_stat_activity"
+        " WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()"
+    )
+    dsn = f"host=127.0.0.1 port={pg.port} user=aksi dbname=aksi"
+    deadline = time.monotonic() + limit
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            ports = {row[0] for row in conn.execute(query)}
+            if ports:
+                owners = socket_owners(children(master), pg.port)
+                for port in ports:
+                    if port in owners:
+                        return owners[port], "mid-transaction (uncommitted writes)"
+            time.sleep(0.002)
+    return rnd.choice(children(master)), "at random (no writing transaction seen)"
+
+
+def rss_mb(pid: int) -> float:
     try:
-        url = pg.start()
-        smtp.start()
-        port = _free_port()
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("AKSI_", "MAIL_"))},
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except FileNotFoundError:
+        pass
+    return 0.0
+
+
+# ---------------------------------------------------------------- the run
+
+
+class Run:
+    def __init__(self, args):
+        self.args = args
+        self.tmp = tempfile.mkdtemp(prefix="aksi-load-")
+        self.uploads = os.path.join(self.tmp, "uploads")
+        os.makedirs(self.uploads)
+        self.log_path = os.path.join(self.tmp, "gunicorn.log")
+        self.pg = Postgres()
+        self.smtp = SmtpServer()
+        self.gunicorn: subprocess.Popen | None = None
+        self.worker: subprocess.Popen | None = None
+        self.rec = Recorder()
+        self.uploads_cut: Counter = Counter()
+        self.crash: dict[str, float | None] = {}
+        self.checks: list[tuple[str, bool, str]] = []
+        self.notes: dict[str, str] = {}
+
+    # ------------------------------------------------ set-up
+
+    def setup(self) -> None:
+        args = self.args
+        url = self.pg.start()
+        self.smtp.start()
+        self.port = _free_port()
+        keep = {k: v for k, v in os.environ.items() if not k.startswith(("AKSI_", "MAIL_"))}
+        keep.pop("GUNICORN_CMD_ARGS", None)
+        self.env = {
+            **keep,
             "AKSI_ENV": "production",
             "SECRET_KEY": secrets.token_urlsafe(48),
             "DATABASE_URL": url,
-            "UPLOAD_DIR": uploads,
+            "UPLOAD_DIR": self.uploads,
             "AKSI_JOBS": "queue",
-            "AKSI_BIND": f"127.0.0.1:{port}",
+            "AKSI_BIND": f"127.0.0.1:{self.port}",
             "AKSI_WORKERS": str(args.workers),
-            "MAIL_SERVER": smtp.host,
-            "MAIL_PORT": str(smtp.port),
-            "BASE_URL": f"http://127.0.0.1:{port}",
+            "MAIL_SERVER": self.smtp.host,
+            "MAIL_PORT": str(self.smtp.port),
+            "BASE_URL": f"http://127.0.0.1:{self.port}",
         }
-        env.pop("GUNICORN_CMD_ARGS", None)
-        done = flask(env, "db", "upgrade")
+        done = flask(self.env, "db", "upgrade")
         if done.returncode:
             raise SystemExit(f"flask db upgrade failed:\n{done.stderr}")
-
-        os.environ.update({k: env[k] for k in ("AKSI_ENV", "SECRET_KEY", "DATABASE_URL")})
-        os.environ.update({k: env[k] for k in ("UPLOAD_DIR", "AKSI_JOBS")})
+        # This process builds the data with the same settings as the servers.
+        for name in ("AKSI_ENV", "SECRET_KEY", "DATABASE_URL", "UPLOAD_DIR", "AKSI_JOBS"):
+            os.environ[name] = self.env[name]
         from workflow import create_app
+        from workflow.extensions import db
 
-        app = create_app()
+        self.app = create_app()
         t0 = time.monotonic()
-        with app.app_context():
-            plan = build(app, args.cases, args.pairs)
-            from workflow.extensions import db
-
+        with self.app.app_context():
+            self.plan = build(self.app, args.cases, args.pairs)
             db.session.remove()
             db.engine.dispose()
-        built = time.monotonic() - t0
         print(
-            f"PostgreSQL on 127.0.0.1:{pg.port} ({pg.root}); built {len(plan.soak_cases)} soak "
-            f"cases and {len(plan.pairs)} race cases through the services in {built:.1f} s"
+            f"PostgreSQL on 127.0.0.1:{self.pg.port}; built {len(self.plan.soak_cases)} soak "
+            f"cases and {len(self.plan.pairs)} race cases through the services in "
+            f"{time.monotonic() - t0:.1f} s"
         )
 
-        log_path = os.path.join(tmp, "gunicorn.log")
-        log = open(log_path, "w")  # noqa: SIM115 (closed with the process)
-        gunicorn = subprocess.Popen(
-            [os.path.join(VENV_BIN, "gunicorn"), "-c", os.path.join(ROOT, "deploy/gunicorn.conf.py")],
+    def start_servers(self) -> None:
+        args = self.args
+        log = open(self.log_path, "w")  # noqa: SIM115 (the process keeps it)
+        conf = os.path.join(ROOT, "deploy", "gunicorn.conf.py")
+        self.gunicorn = subprocess.Popen(
+            [os.path.join(VENV_BIN, "gunicorn"), "-c", conf],
             cwd=ROOT,
-            env=env,
+            env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        has_worker = flask(env, "aksi", "worker", "--help", timeout=60).returncode == 0
-        if has_worker:
-            worker_log = open(os.path.join(tmp, "worker.log"), "w")  # noqa: SIM115
-            worker = subprocess.Popen(
+        # The job worker, where this checkout has one.
+        if flask(self.env, "aksi", "worker", "--help", timeout=60).returncode == 0:
+            worker_log = open(os.path.join(self.tmp, "worker.log"), "w")  # noqa: SIM115
+            self.worker = subprocess.Popen(
                 [os.path.join(VENV_BIN, "flask"), "--app", "wsgi", "aksi", "worker"],
                 cwd=ROOT,
-                env=env,
+                env=self.env,
                 stdout=worker_log,
                 stderr=subprocess.STDOUT,
             )
-        up = wait_healthy(port, 60)
+        up = wait_healthy(self.port, 60)
         if up is None:
-            raise SystemExit(f"gunicorn did not answer /healthz; see {log_path}")
+            raise SystemExit(f"gunicorn did not answer /healthz; see {self.log_path}")
         t0 = time.monotonic()
-        while len(children(gunicorn.pid)) < args.workers and time.monotonic() - t0 < 30:
+        while len(children(self.gunicorn.pid)) < args.workers and time.monotonic() - t0 < 30:
             time.sleep(0.1)
+        job_worker = "running" if self.worker else "absent (no `flask aksi worker`)"
         print(
-            f"gunicorn ({args.workers} workers, sync) on 127.0.0.1:{port}, healthy after "
-            f"{up:.1f} s; job worker: {'running' if has_worker else 'absent (no aksi worker)'}"
+            f"gunicorn ({args.workers} sync workers) on 127.0.0.1:{self.port}, /healthz after "
+            f"{up:.1f} s; job worker {job_worker}"
         )
 
-        # ------------------------------------------------ 1. races
-        races = run_races(plan, port) if plan.pairs else []
+    # ------------------------------------------------ phases
 
-        # ------------------------------------------------ 2. soak
-        rec = Recorder()
-        stop = threading.Event()
-        uploads_cut: Counter = Counter()
+    def soak(self) -> None:
+        args, plan = self.args, self.plan
+        self.stop = threading.Event()
         cycle = ("trainee", "mentor", "trainee", "organizer", "trainee", "coach", "trainee")
         cycle += ("executive",)
-        clients = []
         used: Counter = Counter()
+        self.clients = []
         for i in range(args.clients):
             role = cycle[i % len(cycle)]
             pool = plan.personas[role]
             persona = pool[used[role] % len(pool)]
             used[role] += 1
-            clients.append(
-                Client(persona, port, plan.password, rec, stop, args.seed * 1000 + i, uploads_cut)
+            seed = args.seed * 1000 + i
+            self.clients.append(
+                Client(
+                    persona, self.port, plan.password, self.rec, self.stop, seed, self.uploads_cut
+                )
             )
-        soak_start = time.monotonic()
-        for c in clients:
+        self.soak_start = time.monotonic()
+        for c in self.clients:
             c.start()
-        stop.wait(args.duration)
-        soak_end = time.monotonic()
+        self.stop.wait(args.duration)
+        self.soak_end = time.monotonic()
 
-        # ------------------------------------------------ 3. crash
-        crash = {}
-        if not args.no_crash:
-            rec.phase = "crash"
-            time.sleep(3)
-            victims = children(gunicorn.pid)
-            victim = random.Random(args.seed).choice(victims)
-            crash["worker killed"] = time.monotonic()
-            os.kill(victim, signal.SIGKILL)
-            t0 = time.monotonic()
-            while time.monotonic() - t0 < 30:
-                now = children(gunicorn.pid)
-                if len(now) >= args.workers and victim not in now:
-                    break
-                time.sleep(0.05)
-            crash["worker respawned"] = time.monotonic()
-            time.sleep(8)
-            crash["postmaster killed"] = time.monotonic()
-            os.kill(pg.postmaster_pid(), signal.SIGKILL)
-            time.sleep(args.outage)
-            crash["restart begun"] = time.monotonic()
-            pg.restart()
-            crash["postgres accepting"] = time.monotonic()
-            healthy = wait_healthy(port, 60)
-            crash["app healthy"] = time.monotonic() if healthy is not None else None
-            time.sleep(12)
-            crash["end"] = time.monotonic()
-        stop.set()
-        for c in clients:
+    def crash_phase(self) -> None:
+        """While the clients keep going: kill -9 a worker in the middle of a write, then the
+        postmaster; PostgreSQL restarts after --outage seconds."""
+        crash, rnd = self.crash, random.Random(self.args.seed)
+        self.rec.phase = "crash"
+        time.sleep(3)
+        master = self.gunicorn.pid
+        victim, how = writing_worker(master, self.pg, rnd)
+        crash["worker killed"] = time.monotonic()
+        os.kill(victim, signal.SIGKILL)
+        self.notes["worker killed"] = how
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 30:
+            now = children(master)
+            if len(now) >= self.args.workers and victim not in now:
+                break
+            time.sleep(0.02)
+        crash["worker replaced"] = time.monotonic()
+        time.sleep(8)
+        crash["postmaster killed"] = time.monotonic()
+        os.kill(self.pg.postmaster_pid(), signal.SIGKILL)
+        time.sleep(self.args.outage)
+        crash["restart begun"] = time.monotonic()
+        self.pg.restart()
+        crash["postgres accepting"] = time.monotonic()
+        healthy = wait_healthy(self.port, 60)
+        crash["app healthy"] = time.monotonic() if healthy is not None else None
+        time.sleep(12)
+        crash["end"] = time.monotonic()
+
+    def shutdown(self) -> None:
+        self.stop.set()
+        for c in self.clients:
             c.join(60)
-        total_end = time.monotonic()
+        self.clients_end = time.monotonic()
+        workers = children(self.gunicorn.pid)
+        sizes = [rss_mb(pid) for pid in workers]
+        if sizes:
+            self.notes["worker RSS"] = f"{min(sizes):.0f}-{max(sizes):.0f} MB"
+        self.gunicorn_alive = self.gunicorn.poll() is None
+        self.worker_alive = self.worker is not None and self.worker.poll() is None
+        stop_process(self.gunicorn)
+        # SIGTERM: the job worker lets its running jobs finish.
+        stop_process(self.worker, signal.SIGTERM, 90)
 
-        # ------------------------------------------------ shut down, then check
-        gunicorn_alive = gunicorn.poll() is None
-        worker_alive = worker is not None and worker.poll() is None
-        stop_process(gunicorn)
-        # The huey consumer finishes its jobs on SIGINT; SIGTERM would cut them.
-        stop_process(worker, signal.SIGINT, 60)
-        audit = flask(env, "aksi", "verify-audit")
-        sweep = flask(env, "aksi", "sweep-uploads", "--dry-run", "--older-than", "1")
-        checks, facts = sql_checks(app, plan, races)
-        orphans, missing = sweep_figures(sweep.stdout)
+    def close(self) -> None:
+        stop_process(self.gunicorn, grace=10)
+        stop_process(self.worker, signal.SIGTERM, 30)
+        try:
+            self.smtp.stop()
+        except Exception:  # noqa: BLE001 (never started)
+            pass
+        self.pg.stop()
+        if not self.args.keep:
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
-        # ------------------------------------------------ report
-        print()
-        race_rows = defaultdict(Counter)
+    # ------------------------------------------------ checks and figures
+
+    def check(self, name: str, ok: bool, detail: str = "") -> None:
+        self.checks.append((name, bool(ok), detail))
+
+    def report_races(self, races: list[dict]) -> None:
+        rows: dict[str, Counter] = defaultdict(Counter)
         for r in races:
             pair, answers = r["pair"], r["answers"]
             win = API_WIN if pair.sides[0][2] == "api" else WEB_WIN
             statuses = [a[0] for a in answers]
-            wins = sum(1 for s in statuses if s == win)
-            row = race_rows[pair.kind]
+            row = rows[pair.kind]
             row["pairs"] += 1
-            row["one winner"] += wins == 1
-            row["5xx/failed"] += sum(1 for s in statuses if not isinstance(s, int) or s >= 500)
+            row["one winner"] += sum(1 for s in statuses if s == win) == 1
+            row["5xx"] += sum(1 for s in statuses if not isinstance(s, int) or s >= 500)
             for s in statuses:
                 if s != win:
                     row[f"loser {s}"] += 1
             row["ms"] = max(row["ms"], int(max(a[1] for a in answers) * 1000))
-        if races:
-            print("Racing pairs (sent at the same instant; the winner 302/200)")
-            print(f"  {'kind':40} {'pairs':>5} {'1 winner':>8} {'5xx':>4}  losers, slowest")
-            for kind, row in race_rows.items():
-                losers = ", ".join(
-                    f"{k[6:]}x{v}" for k, v in sorted(row.items()) if k.startswith("loser")
-                )
-                print(
-                    f"  {kind:40} {row['pairs']:>5} {row['one winner']:>8} "
-                    f"{row['5xx/failed']:>4}  {losers}; {row['ms']} ms"
-                )
-            bad = [k for k, row in race_rows.items() if row["one winner"] != row["pairs"]]
-            bad += [k for k, row in race_rows.items() if row["5xx/failed"]]
-            checks.insert(0, ("races: one winner, no 5xx", not bad, ", ".join(bad) or "all"))
-
-        def table(phase: str, start: float, end: float) -> None:
-            rows = [s for s in rec.samples if s.phase == phase]
-            span = end - start
+        print("\nRacing pairs (both sent at once; the winner answers 302, or 200 on the API)")
+        print(f"  {'kind':38} {'pairs':>5} {'1 winner':>8} {'5xx':>4}  loser answers; slowest")
+        for kind, row in rows.items():
+            losers = ", ".join(
+                f"{k[6:]} x{v}" for k, v in sorted(row.items()) if k.startswith("loser")
+            )
             print(
-                f"\n{phase.title()}: {len(rows)} requests in {span:.0f} s "
-                f"({len(rows) / span:.0f}/s), {args.clients} clients, {args.workers} workers"
+                f"  {kind:38} {row['pairs']:>5} {row['one winner']:>8} {row['5xx']:>4}  "
+                f"{losers}; {row['ms']} ms"
             )
-            header = (
-                f"  {'kind':30} {'n':>6} {'ok':>6} {'409':>5} {'4xx':>4} {'5xx':>4} "
-                f"{'failed':>6} {'median ms':>10} {'p95 ms':>8}"
-            )
-            print(header)
-            kinds = sorted({s.kind for s in rows})
-            for kind in kinds:
-                these = [s for s in rows if s.kind == kind]
-                times = [(s.end - s.start) * 1000 for s in these if s.outcome in (OK, CONFLICT)]
-                n = Counter(s.outcome for s in these)
-                med = f"{statistics.median(times):10.0f}" if times else f"{'-':>10}"
-                p95 = f"{percentile(times, 0.95):8.0f}" if times else f"{'-':>8}"
-                print(
-                    f"  {kind:30} {len(these):>6} {n[OK]:>6} {n[CONFLICT]:>5} {n[REFUSED]:>4} "
-                    f"{n[ERROR]:>4} {n[FAILED]:>6} {med} {p95}"
-                )
+        bad = [k for k, row in rows.items() if row["one winner"] != row["pairs"] or row["5xx"]]
+        self.check("races: exactly one winner, the other refused, no 5xx", not bad, ", ".join(bad))
 
-        table("soak", soak_start, soak_end)
-        soak_bad = [s for s in rec.samples if s.phase == "soak" and s.outcome in (ERROR, FAILED)]
-        checks.append(("soak: no 5xx or failed request", not soak_bad, f"{len(soak_bad)}"))
-        refused = [s for s in rec.samples if s.outcome == REFUSED]
-        checks.append(
-            (
-                "no unexpected 4xx (other than 409)",
-                not refused,
-                ", ".join(f"{k} {s}x{n}" for (k, s), n in rec.statuses.items() if s < 500)
-                or "none",
-            )
+    def table(self, phase: str, start: float, end: float) -> None:
+        rows = [s for s in self.rec.samples if s.phase == phase]
+        span = end - start
+        print(
+            f"\n{phase.title()}: {len(rows)} requests in {span:.0f} s ({len(rows) / span:.1f}/s), "
+            f"{self.args.clients} clients, {self.args.workers} workers"
         )
-
-        if crash:
-            table("crash", soak_end, crash["end"])
-            kw, rw = crash["worker killed"], crash["worker respawned"]
-            kp, up_at = crash["postmaster killed"], crash["postgres accepting"]
-
-            def failed_between(a: float, b: float) -> int:
-                return sum(
-                    1
-                    for s in rec.samples
-                    if s.phase == "crash" and s.outcome in (ERROR, FAILED) and a <= s.end <= b
-                )
-
-            writes_ok_after = [
-                s.end
-                for s in rec.samples
-                if s.kind.startswith("POST") and s.outcome == OK and s.start >= up_at
-            ]
-            first_write = min(writes_ok_after) if writes_ok_after else None
-            recovered = first_write if first_write is not None else crash["end"]
-            print("\nCrash")
+        print(
+            f"  {'kind':28} {'n':>6} {'ok':>6} {'409':>5} {'4xx':>4} {'5xx':>4} "
+            f"{'failed':>6} {'median ms':>10} {'p95 ms':>8}"
+        )
+        for kind in sorted({s.kind for s in rows}):
+            these = [s for s in rows if s.kind == kind]
+            times = [(s.end - s.start) * 1000 for s in these if s.outcome in (OK, CONFLICT)]
+            n = Counter(s.outcome for s in these)
+            med = f"{statistics.median(times):10.0f}" if times else f"{'-':>10}"
+            p95 = f"{percentile(times, 0.95):8.0f}" if times else f"{'-':>8}"
             print(
-                f"  kill -9 gunicorn worker: respawned in {rw - kw:.1f} s; "
-                f"failed requests {failed_between(kw, rw + 2)}"
+                f"  {kind:28} {len(these):>6} {n[OK]:>6} {n[CONFLICT]:>5} {n[REFUSED]:>4} "
+                f"{n[ERROR]:>4} {n[FAILED]:>6} {med} {p95}"
             )
-            print(
-                f"  kill -9 postmaster: down {crash['restart begun'] - kp:.1f} s (--outage), "
-                f"pg_ctl start took {up_at - crash['restart begun']:.1f} s (crash recovery); "
-                f"/healthz ok {((crash['app healthy'] or crash['end']) - kp):.1f} s after "
-                f"the kill; first write ok {recovered - kp:.1f} s after the kill"
-            )
-            outage_failed = failed_between(kp, recovered)
-            after = failed_between(recovered + 1, crash["end"] + 60)
-            print(
-                f"  requests failed or 5xx from the kill to the first good write: "
-                f"{outage_failed}; after it: {after}"
-            )
-            checks.append(("gunicorn respawned the killed worker", rw - kw < 30, f"{rw - kw:.1f} s"))
-            checks.append(("writes succeed again after PostgreSQL restart", first_write is not None, ""))
-            checks.append(("no failed request once recovered (+1 s)", after == 0, f"{after}"))
-            checks.append(("gunicorn master alive at the end", gunicorn_alive, ""))
-            if worker is not None:
-                checks.append(("job worker alive at the end", worker_alive, ""))
 
-        # Writes: every acknowledged one is stored; one of unknown outcome may or may not be.
-        def acked(*kinds):
-            return sum(1 for s in rec.samples if s.kind in kinds and s.outcome == OK)
+    def report_crash(self) -> None:
+        crash, samples = self.crash, self.rec.samples
+        kw, rw = crash["worker killed"], crash["worker replaced"]
+        kp, up_at = crash["postmaster killed"], crash["postgres accepting"]
 
-        def unknown(*kinds):
-            return sum(1 for s in rec.samples if s.kind in kinds and s.outcome in (ERROR, FAILED))
+        def failed(a: float, b: float) -> int:
+            return sum(
+                1
+                for s in samples
+                if s.phase == "crash" and s.outcome in (ERROR, FAILED) and a <= s.end <= b
+            )
+
+        good = [
+            s.end
+            for s in samples
+            if s.kind.startswith("POST") and s.outcome == OK and s.start >= up_at
+        ]
+        first_write = min(good) if good else None
+        recovered = first_write if first_write is not None else crash["end"]
+        healthy = crash["app healthy"] or crash["end"]
+        print("\nCrash")
+        print(
+            f"  kill -9 of a gunicorn worker {self.notes['worker killed']}: replaced in "
+            f"{rw - kw:.2f} s; requests failed or 5xx within 3 s: {failed(kw, kw + 3)}"
+        )
+        print(
+            f"  kill -9 of the postmaster: down {crash['restart begun'] - kp:.1f} s (--outage), "
+            f"pg_ctl start {up_at - crash['restart begun']:.1f} s (crash recovery); /healthz "
+            f"ok {healthy - kp:.1f} s and the first write {recovered - kp:.1f} s after the kill"
+        )
+        after = failed(recovered + 1, crash["end"] + 60)
+        print(
+            f"  requests failed or 5xx from the kill to the first good write: "
+            f"{failed(kp, recovered)}; from 1 s after it: {after}"
+        )
+        self.check("gunicorn replaced the killed worker", rw - kw < 30, f"{rw - kw:.2f} s")
+        self.check("writes succeed after the PostgreSQL restart", first_write is not None)
+        self.check("no failed request from 1 s after recovery", after == 0, f"{after}")
+        self.check("gunicorn master alive at the end", self.gunicorn_alive)
+        if self.worker is not None:
+            self.check("job worker alive at the end", self.worker_alive)
+
+    def report_writes(self, facts: dict) -> None:
+        """Every acknowledged write is stored; one of unknown outcome (5xx, cut off) may be
+        or not; a refused one (409) is not."""
+        samples = self.rec.samples
+
+        def count(kinds, outcomes) -> int:
+            return sum(1 for s in samples if s.kind in kinds and s.outcome in outcomes)
 
         reports = ("POST report", "POST report+photo")
         for label, kinds, stored in (
             ("milestone reports", reports, facts["reports"]),
-            ("report events", reports, facts["report events"]),
-            ("return events", ("POST return",), facts["return events"]),
+            ("report_progress events", reports, facts["report events"]),
+            ("return_milestone events", ("POST return",), facts["return events"]),
             ("comments", ("POST comment",), facts["comments"]),
         ):
-            a, u = acked(*kinds), unknown(*kinds)
-            checks.append(
-                (
-                    f"{label}: acknowledged <= stored <= acknowledged + unknown",
-                    a <= stored <= a + u,
-                    f"{a} <= {stored} <= {a + u}",
-                )
+            acked, unknown = count(kinds, (OK,)), count(kinds, (ERROR, FAILED))
+            self.check(
+                f"{label}: acknowledged <= stored <= acknowledged + unknown",
+                acked <= stored <= acked + unknown,
+                f"{acked} <= {stored} <= {acked + unknown}",
             )
-        checks.append(("verify-audit", audit.returncode == 0, audit.stdout.strip()[-120:]))
-        checks.append(("sweep-uploads: no document without its file", missing == 0, f"{missing}"))
-        cut = uploads_cut["unknown"]
-        checks.append(
-            (
-                "files without a document <= uploads cut short",
-                0 <= orphans <= cut,
-                f"{orphans} <= {cut}",
-            )
-        )
 
+    def verify(self, races: list[dict]) -> None:
+        samples = self.rec.samples
+        soak_bad = [s for s in samples if s.phase == "soak" and s.outcome in (ERROR, FAILED)]
+        self.check("soak: no 5xx, no failed request", not soak_bad, f"{len(soak_bad)}")
+        refused = ", ".join(
+            f"{kind} {status} x{n}"
+            for (kind, status), n in self.rec.statuses.items()
+            if status < 500
+        )
+        self.check("no 4xx other than 409", not refused, refused)
+        if self.crash:
+            self.report_crash()
+        checks, facts = sql_checks(self.app, self.plan, races)
+        self.checks.extend(checks)
+        self.report_writes(facts)
+        audit = flask(self.env, "aksi", "verify-audit")
+        self.check("flask aksi verify-audit", audit.returncode == 0, audit.stdout.strip()[-80:])
+        sweep = flask(self.env, "aksi", "sweep-uploads", "--dry-run", "--older-than", "1")
+        orphans, missing = sweep_figures(sweep.stdout)
+        self.check(
+            "sweep-uploads --dry-run: no document without its file", missing == 0, f"{missing}"
+        )
+        cut = self.uploads_cut["unknown"]
+        self.check(
+            "files without a document <= uploads cut short (kill -9, outage)",
+            0 <= orphans <= cut,
+            f"{orphans} <= {cut}",
+        )
         print("\nStored")
         print("  " + ", ".join(f"{k} {v}" for k, v in facts.items()))
-        print(f"  mails received by the SMTP sink: {len(smtp.messages)}")
-        errors = app_errors(log_path)
-        if errors:
-            print("\nApp errors logged (gunicorn log), by exception:")
-            for line, n in errors.most_common(8):
-                print(f"  {n:>5}  {line[:150]}")
-        print("\nChecks")
-        for name, ok, detail in checks:
-            print(f"  {'PASS' if ok else 'FAIL'}  {name}" + (f"  ({detail})" if detail else ""))
-            if not ok:
-                failures.append(name)
         print(
-            f"\nTotal {time.monotonic() - began:.0f} s (clients ran {total_end - soak_start:.0f} s); "
-            f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} on "
-            f"{os.cpu_count()} CPUs; logs in {tmp}{'' if args.keep else ' (removed)'}"
+            f"  mails received by the SMTP sink: {len(self.smtp.messages)}; gunicorn worker "
+            f"RSS at the end: {self.notes.get('worker RSS', '?')}"
+        )
+        errors = app_errors(self.log_path)
+        if errors:
+            print("\nErrors in the gunicorn log, by exception (a chain counted once)")
+            for line, n in errors.most_common(8):
+                print(f"  {n:>5}  {line[:140]}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=60, help="soak seconds (1-900)")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent clients (1-64)")
+    parser.add_argument("--pairs", type=int, default=25, help="racing pairs (0-200)")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (1-16)")
+    parser.add_argument("--cases", type=int, default=24, help="cases in the soak (4-400)")
+    parser.add_argument("--outage", type=float, default=3.0, help="seconds PostgreSQL is down")
+    parser.add_argument("--no-crash", action="store_true", help="skip the kill -9 phase")
+    parser.add_argument("--keep", action="store_true", help="keep the logs and uploads")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    for name, low, high in (
+        ("duration", 1, MAX_DURATION),
+        ("clients", 1, 64),
+        ("pairs", 0, 200),
+        ("workers", 1, 16),
+        ("cases", 4, 400),
+        ("outage", 0, 60),
+    ):
+        if not low <= getattr(args, name) <= high:
+            parser.error(f"--{name} must be {low}..{high}")
+
+    began = time.monotonic()
+    run = Run(args)
+    try:
+        run.setup()
+        run.start_servers()
+        races = run_races(run.plan, run.port) if run.plan.pairs else []
+        run.soak()
+        if not args.no_crash:
+            run.crash_phase()
+        run.shutdown()
+        if races:
+            run.report_races(races)
+        run.table("soak", run.soak_start, run.soak_end)
+        if run.crash:
+            run.table("crash", run.soak_end, run.crash["end"])
+        run.verify(races)
+        print("\nChecks")
+        for name, ok, detail in run.checks:
+            print(f"  {'PASS' if ok else 'FAIL'}  {name}" + (f"  ({detail})" if detail else ""))
+        print(
+            f"\nTotal {time.monotonic() - began:.0f} s, clients "
+            f"{run.clients_end - run.soak_start:.0f} s; load average "
+            f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} on "
+            f"{os.cpu_count()} CPUs; logs in {run.tmp}{'' if args.keep else ' (removed)'}"
         )
     finally:
-        stop_process(gunicorn, grace=10)
-        stop_process(worker, signal.SIGINT, 30)
-        try:
-            smtp.stop()
-        except Exception:  # noqa: BLE001 (never started)
-            pass
-        pg.stop()
-        if not args.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return 1 if failures else 0
+        run.close()
+    return 0 if all(ok for _n, ok, _d in run.checks) else 1
 
 
 def app_errors(path: str) -> Counter:
@@ -1146,7 +1258,7 @@ def app_errors(path: str) -> Counter:
         if in_trace and line.strip() and not line.startswith((" ", "\t")):
             in_trace, last = False, line.strip()
             continue
-        if last and line.strip():
+        if last and line.strip() and not line.startswith((" ", "\t")):
             found[last] += 1
             last = None
         if "WORKER TIMEOUT" in line or "was sent SIGKILL" in line or "Worker failed" in line:

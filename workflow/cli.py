@@ -280,6 +280,7 @@ def worker(threads: int, no_periodic: bool, drain: bool) -> None:
 
 
 def register(app: Flask) -> None:
-    from . import cli_uploads  # noqa: F401  (registers sweep-uploads; a top import is circular)
+    # Registers backup/restore and sweep-uploads; a top import is circular.
+    from . import cli_backup, cli_uploads  # noqa: F401
 
     app.cli.add_command(aksi)

@@ -281,6 +281,8 @@ def _scan(archive: Path, into: Path | None = None) -> dict:
                 else:
                     seen[name] = _copy(tar.extractfile(member), into / name if into else None)
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        if getattr(exc, "errno", None):  # the disk, not the format (e.g. no space left)
+            raise Refused(str(exc)) from None
         raise Refused(f"cannot read {archive} as a .tar.gz archive: {exc}") from None
     if raw is None:
         raise Refused(f"{MANIFEST} is missing: {archive} is not an Aksi backup")

@@ -67,13 +67,9 @@ class DatabaseStorage(BaseStorage):
             from sqlalchemy.dialects.sqlite import insert as dialect_insert
         return dialect_insert(table)
 
-    def _write(self, statement):
+    def _write(self, statement) -> None:
         with self.engine.begin() as conn:
-            return conn.execute(statement)
-
-    def _read(self, statement):
-        with self.engine.connect() as conn:
-            return conn.execute(statement)
+            conn.execute(statement)
 
     # -- the queue ----------------------------------------------------------------------
 
@@ -186,7 +182,10 @@ class DatabaseStorage(BaseStorage):
         if ttl is not None:
             raise NotImplementedError("ttl is not supported by this storage.")
         statement = self._insert(job_data).values(queue=self.name, key=key, value=value)
-        return self._write(statement.on_conflict_do_nothing()).rowcount == 1
+        with self.engine.begin() as conn:
+            # RETURNING, not rowcount: psycopg reports -1 for ON CONFLICT DO NOTHING here.
+            inserted = statement.on_conflict_do_nothing().returning(job_data.c.key)
+            return conn.execute(inserted).first() is not None
 
     def result_store_size(self) -> int:
         with self.engine.connect() as conn:
@@ -264,6 +263,7 @@ _PENDING = "aksi_jobs_pending"
 def after_commit(task, *args) -> None:
     """Enqueue `task(*args)` once the session's current transaction commits; forget it if
     the transaction is rolled back."""
+    db.session.connection()  # in a transaction, so that its rollback is seen
     db.session.info.setdefault(_PENDING, []).append((task, args))
 
 
@@ -302,9 +302,11 @@ def _enqueue_pending(session: Session) -> None:
         enqueue(task, *args)
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget_pending(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_pending(session: Session, previous_transaction) -> None:
+    # Every rollback() call, even when nothing was sent yet; not a savepoint's.
+    if not previous_transaction.nested:
+        session.info.pop(_PENDING, None)
 
 
 def run_queued() -> int:
