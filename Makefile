@@ -10,10 +10,22 @@ PORT ?= 5000
 export AKSI_ENV ?= development
 IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo 1)
 
-.PHONY: run test install assets translations db demo lint bench clean browser-deps postgres-deps font-deps diagram-deps
+# `make serve` is the production profile: production unless AKSI_ENV came from outside.
+SERVE_ENV := $(if $(filter environment command,$(firstword $(origin AKSI_ENV))),$(AKSI_ENV),production)
+
+.PHONY: run serve test install assets translations db demo lint bench clean browser-deps postgres-deps font-deps diagram-deps
 
 run: install diagram-deps db demo
 	$(FLASK) run --host $(HOST) --port $(PORT)
+
+# The production profile on this machine: gunicorn (deploy/gunicorn.conf.py) and one job
+# worker, on the PostgreSQL database named by DATABASE_URL; needs SECRET_KEY (see README).
+serve: install
+	@[ -n "$$DATABASE_URL" ] || { echo "make serve needs DATABASE_URL (postgresql://user:password@host/aksi)"; exit 2; }
+	export AKSI_ENV=$(SERVE_ENV) AKSI_JOBS=queue; \
+	$(FLASK) db upgrade && \
+	{ $(FLASK) aksi worker & worker=$$!; trap 'kill -TERM $$worker; wait $$worker' EXIT INT TERM; \
+	  $(VENV)/bin/gunicorn -c deploy/gunicorn.conf.py; }
 
 test: install browser-deps postgres-deps font-deps diagram-deps
 	$(VENV)/bin/pytest -n auto

@@ -161,3 +161,41 @@ def test_a_login_page_post_without_csrf_counts_nothing(make_app):
     assert response.status_code == 400
     assert failures(site) == 0
     login(client, site.trainee)
+
+
+FAIL_THREE_TIMES = """
+from workflow import create_app
+from workflow.services import accounts
+app = create_app()
+with app.app_context():
+    for _ in range(3):
+        outcome = accounts.attempt_login({username!r}, "wrong-password", "10.9.9.9")
+        print("failed" if outcome is None else "refused")
+"""
+
+
+def test_the_limit_holds_across_two_processes(make_app, database_url):
+    """Two OS processes on one database (two gunicorn workers, or two nodes), failing at
+    the same time: of six attempts, five fail and the sixth is refused, whichever process
+    makes it; then the account is locked for everyone."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    site = build_site(make_app)
+    root = Path(__file__).resolve().parent.parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AKSI_")}
+    env.update(AKSI_ENV="development", DATABASE_URL=database_url, PYTHONPATH=str(root))
+    script = FAIL_THREE_TIMES.format(username=site.trainee.username)
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", script], cwd=root, env=env, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    said = [w.communicate(timeout=120)[0].split() for w in workers]
+    assert [w.returncode for w in workers] == [0, 0]
+    assert sorted(said[0] + said[1]) == ["failed"] * 5 + ["refused"]
+    client = site.client()
+    assert attempt(client, site.trainee.username, factories.PASSWORD).status_code == 429
