@@ -2,7 +2,7 @@
 deploy/gunicorn.conf.py, a throwaway PostgreSQL, the job worker.
 
     .venv/bin/python bench/load.py [--duration 60] [--clients 8] [--pairs 25] [--workers 4]
-                                   [--outage 3] [--no-crash] [--keep] [--seed 1]
+                                   [--cases 24] [--outage 3] [--no-crash] [--keep] [--seed 1]
 
 Starts PostgreSQL in a temporary directory (initdb + pg_ctl, loopback only, fsync on as in
 production), applies the migrations with `flask db upgrade`, builds its data through the
@@ -21,10 +21,13 @@ logged in through the login form with its CSRF token, as browsers would be.
    them and commenting, coaches, organizers reading dashboards, executives) for --duration
    seconds (at most 900): requests, 409s, other 4xx, 5xx and failures, median and p95 per
    kind.
-3. Crash, while the clients keep writing: kill -9 one gunicorn worker (gunicorn must
-   respawn it), then kill -9 the PostgreSQL postmaster, wait --outage seconds and start it
-   again with pg_ctl: failed requests in each window and the time until writes succeed.
-4. Checks: `flask aksi verify-audit`, `flask aksi sweep-uploads --dry-run` (no document
+3. Crash, while the clients keep writing: kill -9 the gunicorn worker whose transaction
+   holds uncommitted writes (pg_stat_activity, matched to the worker by its socket;
+   gunicorn must replace it), then kill -9 the PostgreSQL postmaster, wait --outage seconds
+   and start it again with pg_ctl: failed requests in each window and the time until
+   writes succeed.
+4. Checks: the thumbnail catch-up the worker runs every minute (every photo must end with
+   its thumbnail), `flask aksi verify-audit`, `flask aksi sweep-uploads --dry-run` (no document
    without its file; files without a document no more than the uploads cut short), and by
    SQL: one audit event per (case, seq), each case's state that of its last event, its event
    count that of its events, and every acknowledged write present (reports, returns,
@@ -777,6 +780,31 @@ def _events(q, text, ids, trigger) -> int:
     ).scalar()
 
 
+def thumbnail_catch_up(app) -> tuple[bool, str]:
+    from sqlalchemy import text
+
+    from workflow.extensions import db
+    from workflow.services import documents
+
+    with app.app_context():
+        try:
+            made = documents.make_missing_thumbnails()
+            error = ""
+        except Exception as exc:  # noqa: BLE001 (reported as a failed check)
+            db.session.rollback()
+            made, error = 0, f"{exc.__class__.__name__}: {exc}"
+        missing = db.session.execute(
+            text(
+                "SELECT count(*) FROM documents"
+                " WHERE content_type LIKE 'image/%' AND thumb_name IS NULL"
+            )
+        ).scalar()
+        db.session.remove()
+        db.engine.dispose()
+    detail = f"made {made}, still missing {missing}" + (f"; {error}" if error else "")
+    return not error and missing == 0, detail
+
+
 def sweep_figures(output: str) -> tuple[int, int]:
     """(files without a document, documents without their file) from sweep-uploads' summary."""
     found = re.search(r"(\d+) without a document.*?(\d+) document files missing", output, re.S)
@@ -913,6 +941,7 @@ class Run:
         args = self.args
         log = open(self.log_path, "w")  # noqa: SIM115 (the process keeps it)
         conf = os.path.join(ROOT, "deploy", "gunicorn.conf.py")
+        started = time.monotonic()
         self.gunicorn = subprocess.Popen(
             [os.path.join(VENV_BIN, "gunicorn"), "-c", conf],
             cwd=ROOT,
@@ -930,9 +959,9 @@ class Run:
                 stdout=worker_log,
                 stderr=subprocess.STDOUT,
             )
-        up = wait_healthy(self.port, 60)
-        if up is None:
+        if wait_healthy(self.port, 60) is None:
             raise SystemExit(f"gunicorn did not answer /healthz; see {self.log_path}")
+        up = time.monotonic() - started
         t0 = time.monotonic()
         while len(children(self.gunicorn.pid)) < args.workers and time.monotonic() - t0 < 30:
             time.sleep(0.1)
@@ -1157,6 +1186,10 @@ class Run:
         checks, facts = sql_checks(self.app, self.plan, races)
         self.checks.extend(checks)
         self.report_writes(facts)
+        # What the worker's periodic catch-up would do within a minute: thumbnails whose job
+        # was lost (the worker's transaction cut by the outage) are made now.
+        caught_up, detail = thumbnail_catch_up(self.app)
+        self.check("thumbnail catch-up runs, then every photo has its thumbnail", caught_up, detail)
         audit = flask(self.env, "aksi", "verify-audit")
         self.check("flask aksi verify-audit", audit.returncode == 0, audit.stdout.strip()[-80:])
         sweep = flask(self.env, "aksi", "sweep-uploads", "--dry-run", "--older-than", "1")
@@ -1177,10 +1210,17 @@ class Run:
             f"RSS at the end: {self.notes.get('worker RSS', '?')}"
         )
         errors = app_errors(self.log_path)
-        if errors:
-            print("\nErrors in the gunicorn log, by exception (a chain counted once)")
-            for line, n in errors.most_common(8):
-                print(f"  {n:>5}  {line[:140]}")
+        with open(self.log_path, errors="replace") as f:
+            escaped = sum(1 for line in f if "Error handling request" in line)
+        print(f"  requests answered with gunicorn's bare 500 (the error page failed): {escaped}")
+        for name, found in (
+            ("gunicorn", errors),
+            ("job worker", app_errors(os.path.join(self.tmp, "worker.log"))),
+        ):
+            if found:
+                print(f"\nErrors in the {name} log, by exception (a chain counted once)")
+                for line, n in found.most_common(8):
+                    print(f"  {n:>5}  {line[:140]}")
 
 
 def main() -> int:
@@ -1236,29 +1276,29 @@ def main() -> int:
     return 0 if all(ok for _n, ok, _d in run.checks) else 1
 
 
+EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Shutdown|Interrupt)\b")
+
+
 def app_errors(path: str) -> Counter:
-    """What went wrong, how often: the last line of each logged traceback (of a chain, the
-    last one's), and gunicorn's own complaints about its workers."""
+    """What went wrong, how often: the final exception of each logged traceback (of a chain,
+    the last one's), and gunicorn's own complaints about its workers."""
     found: Counter = Counter()
     try:
         with open(path, errors="replace") as f:
             lines = f.read().splitlines()
     except FileNotFoundError:
         return found
-    in_trace, last = False, None
+    last = None
     for line in lines:
         if line.startswith(("The above exception", "During handling")):
             last = None  # a chain: only its final exception counts
-            continue
-        if line.startswith("Traceback"):
+        elif line.startswith("Traceback"):
             if last:
                 found[last] += 1
-            in_trace, last = True, None
-            continue
-        if in_trace and line.strip() and not line.startswith((" ", "\t")):
-            in_trace, last = False, line.strip()
-            continue
-        if last and line.strip() and not line.startswith((" ", "\t")):
+            last = None
+        elif EXCEPTION_LINE.match(line):
+            last = line.strip()
+        elif last and (line.startswith("[") or line[:1].isdigit()):  # the next log record
             found[last] += 1
             last = None
         if "WORKER TIMEOUT" in line or "was sent SIGKILL" in line or "Worker failed" in line:

@@ -26,7 +26,7 @@ from workflow.services import Blocked, WorkflowError, accounts, definition_of, p
 from workflow.services.actions import available_actions, is_overdue
 from workflow.services.evaluation import score_event_filter
 
-from . import openapi
+from . import errors, openapi
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # Bearer tokens, not cookies: a cross-site form cannot forge these requests.
@@ -100,7 +100,10 @@ def _http_error(exc: HTTPException):
 def _unexpected(exc: Exception):
     if isinstance(exc, HTTPException):
         return _http_error(exc)
-    db.session.rollback()
+    errors.rollback()
+    if errors.unreachable(exc):
+        current_app.logger.warning("database unreachable on %s %s", request.method, request.path)
+        return errors.unavailable()
     current_app.logger.exception("API error on %s %s", request.method, request.path)
     return error_response(500)
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, jsonify, render_template, request
+from flask import Blueprint, Flask, g, jsonify, render_template, request, session
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from workflow.extensions import db
@@ -71,11 +73,55 @@ def _handle_http(exc: HTTPException):
     return response
 
 
+UNAVAILABLE = _l(
+    "Aksi cannot reach its database for a moment. Try again in a minute; if you were "
+    "saving something and saw no confirmation, send it again."
+)
+RETRY_AFTER_SECONDS = 30
+
+
+def unreachable(exc: Exception) -> bool:
+    """The database cannot be reached (restarting, failing over, locked too long)."""
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
+def unavailable():
+    """A 503 whose page needs no database (the usual one looks up the signed-in user), and
+    when to retry."""
+    lang = g.get("api_lang") or session.get("lang")
+    lang = lang if lang in ("id", "en") else "id"
+    with force_locale(lang):
+        text = str(UNAVAILABLE)
+        if wants_json():
+            response = jsonify({"message": text})
+        else:
+            from flask import current_app
+
+            # Not render_template(): its context processors look up the signed-in user.
+            page = current_app.jinja_env.get_template("errors/unavailable.html")
+            response = page.render(message=text, lang=lang, request=request)
+    return response, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
+def rollback() -> None:
+    try:
+        db.session.rollback()
+    except (OperationalError, InterfaceError):
+        db.session.invalidate()  # the connection is gone; the pool makes a new one
+
+
 def _handle_unexpected(exc: Exception):
     if isinstance(exc, HTTPException):
         # Routing redirects (e.g. a missing trailing slash) are not errors.
         return exc.get_response() if (exc.code or 500) < 400 else _handle_http(exc)
-    db.session.rollback()
+    rollback()
+    if unreachable(exc):
+        from flask import current_app
+
+        current_app.logger.warning(
+            "database unreachable on %s %s: %s", request.method, request.path, exc.orig
+        )
+        return unavailable()
     from flask import current_app
 
     current_app.logger.exception("unhandled error on %s %s", request.method, request.path)

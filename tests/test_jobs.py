@@ -307,3 +307,19 @@ def test_unknown_jobs_mode_stops_the_start(make_app):
 def test_worker_refuses_inline_mode(app):
     result = app.test_cli_runner().invoke(args=["aksi", "worker", "--drain"])
     assert result.exit_code == 2 and "AKSI_JOBS=queue" in result.output
+
+
+def test_a_thumbnail_cut_off_before_its_row_update_is_made_again(queue_app, world, tmp_path):
+    """The worker (or the database) died between writing the thumbnail and recording it:
+    the file is there, the row says none yet; the catch-up makes it again, not stuck."""
+    photo = _photo(world, queue_app, tmp_path)
+    drain(queue_app)
+    db.session.refresh(photo)
+    leftover = thumb_path_of(photo)
+    photo.thumb_name = None
+    db.session.commit()
+    assert leftover.is_file()
+    tasks.catch_up.call_local()
+    db.session.refresh(photo)
+    assert thumb_path_of(photo) == leftover and leftover.is_file()
+    assert not list(leftover.parent.glob("*.part"))

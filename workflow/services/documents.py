@@ -539,7 +539,11 @@ def make_thumbnail(stored_name: str) -> bool:
         thumb = NO_THUMBNAIL
     else:
         thumb = stored_name.rpartition(".")[0] + ".thumb.jpg"
-        _write_synced(folder / thumb, small)
+        # Replaced whole, never opened exclusively: a run cut off before its row update, or
+        # a second job for the same picture, leaves or meets a file of the same bytes.
+        part = folder / f"{thumb}.{secrets.token_hex(4)}.part"
+        _write_synced(part, small)
+        os.replace(part, folder / thumb)
     # Only if still missing: two jobs for one picture write the same bytes, one row update.
     db.session.execute(
         update(Document)
@@ -558,7 +562,14 @@ def make_missing_thumbnails(limit: int = 200) -> int:
         .order_by(Document.id)
         .limit(limit)
     ).all()
-    return sum(make_thumbnail(name) for name in names)
+    made = 0
+    for name in names:
+        try:
+            made += make_thumbnail(name)
+        except Exception:  # noqa: BLE001 - one picture must not hold up the others
+            db.session.rollback()
+            log.exception("thumbnail of %s failed", name)
+    return made
 
 
 def thumb_path_of(document: Document) -> Path | None:
