@@ -242,6 +242,67 @@ def invite(cohort_id: int) -> None:
         sys.exit(1)
 
 
+@aksi.command("create-admin")
+@click.option(
+    "--institution", "code", required=True, help="The institution's code, e.g. BPSDM-KALTIM."
+)
+@click.option("--institution-name", help="Its name; required when the code is new.")
+@click.option(
+    "--timezone",
+    type=click.Choice(["Asia/Jakarta", "Asia/Makassar", "Asia/Jayapura"]),
+    default="Asia/Jakarta",
+    show_default=True,
+    help="A new institution's zone (WIB, WITA, WIT).",
+)
+@click.option("--username", required=True)
+@click.option("--name", required=True, help="The person's full name.")
+@click.option("--email", required=True)
+def create_admin(
+    code: str, institution_name: str | None, timezone: str, username: str, name: str, email: str
+) -> None:
+    """Create an institution's administrator — and the institution, if its code is new —
+    on a fresh server, and print the link that sets their password (it works
+    AKSI_INVITE_DAYS days). Everything else is then done in the app."""
+    from .models import Institution, User
+    from .services import accounts
+
+    code, username, email = code.strip(), username.strip(), email.strip()
+    problems = []
+    if not code or len(code) > 40:
+        problems.append("--institution must be 1 to 40 characters")
+    if not username or len(username) > 80 or any(c.isspace() for c in username):
+        problems.append("--username must be 1 to 80 characters without spaces")
+    if "@" not in email.strip("@") or len(email) > 200 or any(c.isspace() for c in email):
+        problems.append(f"--email {email!r} is not an e-mail address")
+    institution = db.session.scalar(db.select(Institution).where(Institution.code == code))
+    if institution is None and not (institution_name or "").strip():
+        problems.append(f"no institution {code!r} yet: give --institution-name to create it")
+    if db.session.scalar(db.select(User.id).where(User.username == username)) is not None:
+        problems.append(f"the username {username!r} is taken")
+    if problems:
+        for problem in problems:
+            click.echo(f"error: {problem}", err=True)
+        sys.exit(2)
+    if institution is None:
+        institution = Institution(code=code, name=institution_name.strip(), timezone=timezone)
+        db.session.add(institution)
+    user = User(
+        username=username,
+        name=name.strip(),
+        email=email,
+        password_hash="",
+        is_admin=True,
+        institution=institution,
+    )
+    db.session.add(user)
+    db.session.flush()
+    raw = accounts.issue(user, accounts.INVITE)
+    db.session.commit()
+    click.echo(f"{user.username}: administrator of {institution.name} ({institution.code}).")
+    click.echo(f"Set the password (once, within {accounts.invite_lifetime().days} days):")
+    click.echo(accounts.link_for(raw))
+
+
 @aksi.command("worker")
 @click.option(
     "--threads", type=click.IntRange(1, 32), default=2, show_default=True, help="Jobs at once."
