@@ -25,6 +25,10 @@ MODULES = (
     "seminars",
     "definitions",
     "transfers",
+    "followup",
+    "repository",
+    "showcase",
+    "similarity",
 )
 
 

@@ -492,9 +492,12 @@ from . import (  # noqa: E402, F401
     api_dashboard,
     api_delegations,
     api_evaluation,
+    api_followup,
     api_implementation,
     api_notifications,
     api_proposals,
+    api_repository,
     api_reviews,
     api_seminars,
+    api_similarity,
 )

@@ -28,6 +28,8 @@ bp = Blueprint("cases", __name__, url_prefix="/cases")
 
 # Event data keys recorded by activities, as the timeline shows them.
 DATA_LABELS = {
+    "horizon": _l("Follow-up (months)"),
+    "running": _l("Still running"),
     "milestone": _l("Milestone"),
     "status": _l("Status"),
     "achieved_quantity": _l("Achieved"),
@@ -69,6 +71,7 @@ DATA_LABELS = {
 # The event of a case moved to a newer version of its flow (flask aksi migrate-cases).
 MIGRATED = Labels(id="Dipindahkan ke versi baru alur", en="Moved to the new version of the flow")
 HIDDEN_DATA = {
+    "results",
     "milestone_id",
     "report_id",
     "coverage_id",

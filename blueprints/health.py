@@ -1,8 +1,11 @@
-"""GET /healthz: is the app up and can it reach its database?"""
+"""GET /healthz: is the app up and can it reach its database?
+
+`?details=1` adds which engine answers near-duplicate detection: the embedding model, or
+the lexical fallback and why (a monitor can alert on it; the app stays up either way)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -24,4 +27,9 @@ def healthz():
     finally:
         # Leave no transaction open between probes.
         db.session.rollback()
-    return jsonify({"status": "ok"})
+    body = {"status": "ok"}
+    if request.args.get("details") == "1":
+        from workflow.services import similarity
+
+        body["similarity"] = similarity.engine_status().as_dict()
+    return jsonify(body)

@@ -457,6 +457,9 @@ EXTENSIONS = (
     "api_evaluation",
     "api_dashboard",
     "api_seminars",
+    "api_followup",
+    "api_repository",
+    "api_similarity",
 )
 
 

@@ -85,6 +85,9 @@ def run_migrations_online():
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 
+    from workflow.extensions import modelled
+
+    conf_args.setdefault("include_name", modelled)
     connectable = get_engine()
 
     with connectable.connect() as connection:

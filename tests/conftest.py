@@ -19,6 +19,8 @@ BASE_CONFIG = {
     "SECRET_KEY": "test",
     "RATELIMIT_ENABLED": False,
     "SERVER_NAME": None,
+    # Lexical vectors only: the model costs ~0.1 s a submission; its own tests turn it on.
+    "AKSI_EMBEDDING_MODEL": "off",
 }
 
 

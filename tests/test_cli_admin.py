@@ -61,3 +61,17 @@ def test_bad_arguments_are_named_and_write_nothing(app, runner, change, message)
     result = runner.invoke(args=args)
     assert result.exit_code == 2 and message in result.output
     assert counts() == before
+
+
+def test_national_admin_is_granted_and_taken_by_username(app, runner):
+    assert runner.invoke(args=NEW).exit_code == 0
+    user = db.session.scalar(select(User).where(User.username == "admin.kaltim"))
+    assert not user.national_admin
+    assert runner.invoke(args=["aksi", "national-admin", "admin.kaltim"]).exit_code == 0
+    db.session.refresh(user)
+    assert user.national_admin
+    assert runner.invoke(args=["aksi", "national-admin", "admin.kaltim", "--off"]).exit_code == 0
+    db.session.refresh(user)
+    assert not user.national_admin
+    missing = runner.invoke(args=["aksi", "national-admin", "nobody"])
+    assert missing.exit_code == 2 and "no user named 'nobody'" in missing.output

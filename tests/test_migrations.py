@@ -11,13 +11,14 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from workflow.extensions import db
+from workflow.extensions import db, modelled
 
 
 def _differences() -> list:
     with db.engine.connect() as conn:
         context = MigrationContext.configure(
-            conn, opts={"compare_type": True, "compare_server_default": True}
+            conn,
+            opts={"compare_type": True, "compare_server_default": True, "include_name": modelled},
         )
         return compare_metadata(context, db.metadata)
 

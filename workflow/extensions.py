@@ -30,3 +30,9 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
 limiter = Limiter(key_func=get_remote_address)
+
+
+def modelled(name: str | None, type_: str, parent_names: dict) -> bool:
+    """For Alembic's comparisons (include_name): tables a migration makes that no model
+    declares — SQLite's FTS5 index of the repository and its shadow tables — are not drift."""
+    return not (type_ == "table" and (name or "").startswith("repository_fts"))

@@ -68,7 +68,25 @@ def remind() -> None:
 @periodic(crontab(minute="*"))
 def catch_up() -> None:
     """What a job lost in a crash (or a mail server that was down) left undone."""
-    from .services import documents, mail
+    from .services import documents, mail, similarity
 
     mail.deliver_pending(limit=mail.BATCH_LIMIT)
     documents.make_missing_thumbnails()
+    similarity.catch_up()
+
+
+@job()
+def embed_case(case_id: int) -> None:
+    """The similarity vectors of a case's latest submission (once per submitted text)."""
+    from .services import similarity
+
+    similarity.embed_submitted(case_id)
+
+
+@job()
+def embed_draft(case_id: int) -> None:
+    """The model's vector of a trainee's draft, for the similar-proposals panel of the editor
+    (asked for at most once a minute per case, when the text changed)."""
+    from .services import similarity
+
+    similarity.embed_draft(case_id)

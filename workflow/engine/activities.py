@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 HANDLER_MODULES = (
     "workflow.services.milestones",
+    "workflow.services.followup",
     "workflow.services.deadlines",
     "workflow.services.evaluation",
     "workflow.services.cohorts",

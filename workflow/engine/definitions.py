@@ -193,6 +193,42 @@ class MilestoneRules(_Strict):
     fix_within: int = Field(default=5, ge=1, le=60)
 
 
+class FollowUpRules(_Strict):
+    """After a passed result: at each horizon (months after the case entered `state`) the
+    alumnus reports on the milestones of `terms`, and the confirmer confirms or returns.
+    Deadlines in working days: the alumnus's after a horizon and after a return, the
+    confirmer's after a report."""
+
+    state: str
+    terms: tuple[Literal["short", "medium", "long"], ...] = Field(
+        default=("medium", "long"), min_length=1
+    )
+    horizons: tuple[int, ...] = Field(default=(6, 12, 24), min_length=1)
+    report_within: int = Field(default=20, ge=1, le=120)
+    confirm_within: int = Field(default=10, ge=1, le=120)
+    fix_within: int = Field(default=10, ge=1, le=120)
+
+    @field_validator("horizons")
+    @classmethod
+    def _increasing(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if any(not 1 <= h <= 120 for h in v):
+            raise ValueError("each horizon is a number of months from 1 to 120")
+        if any(b <= a for a, b in zip(v, v[1:], strict=False)):
+            raise ValueError("horizons must be given in increasing order, each once")
+        return v
+
+    @field_validator("terms")
+    @classmethod
+    def _distinct(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(v)) != len(v):
+            raise ValueError("a term is named twice")
+        return v
+
+
+# The activities the follow-up needs (handlers: workflow/services/followup.py).
+FOLLOW_UP_ACTIVITIES = ("report_follow_up", "confirm_follow_up", "return_follow_up")
+
+
 class StateMove(_Strict):
     """Where a case in an old version's state goes, and the guards that must pass first."""
 
@@ -227,6 +263,8 @@ class Definition(_Strict):
     rubric: str | None = None
     activities: tuple[Activity, ...] = ()
     milestones: MilestoneRules = MilestoneRules()
+    # Follow-up of a passed case's medium- and long-term milestones (none: not followed up).
+    follow_up: FollowUpRules | None = None
     # What this programme calls a role (the executive is the "sponsor" in PKN II).
     role_labels: dict[str, Labels] = {}
     migrates_from: Migration | None = None
@@ -372,6 +410,8 @@ def _check_semantics(
             for g in move.guards:
                 if g not in known_guards:
                     raise _fail(src, item, f"unknown guard {g!r}")
+    if d.follow_up is not None:
+        _check_follow_up(d)
     triggers = set(d.triggers)
     seen_keys: set[str] = set()
     for i, a in enumerate(d.activities):
@@ -383,10 +423,12 @@ def _check_semantics(
             raise _fail(src, item, "an activity cannot share its key with a transition")
         if known_activities is not None and a.key not in known_activities:
             raise _fail(src, item, f"unknown activity {a.key!r} (no handler registered)")
+        follow_up_state = d.follow_up.state if d.follow_up is not None else None
         for s in a.states:
             if s not in state_keys:
                 raise _fail(src, item, f"unknown state {s!r}")
-            if d.state(s).terminal:
+            # A closed case is only followed up: the follow-up's own state admits activities.
+            if d.state(s).terminal and s != follow_up_state:
                 raise _fail(src, item, f"terminal state {s!r} admits no activity")
         for role in (*a.roles, *a.notify):
             if role not in ROLES:
@@ -418,6 +460,24 @@ def _check_semantics(
     for s in d.states:
         if not s.terminal and not d.transitions_from(s.key):
             raise _fail(src, f"states.{s.key}", "non-terminal state with no way out (dead end)")
+
+
+def _check_follow_up(d: Definition) -> None:
+    f, src = d.follow_up, d.source
+    if not d.has_state(f.state):
+        raise _fail(src, "follow_up.state", f"unknown state {f.state!r}")
+    if not d.state(f.state).terminal:
+        raise _fail(src, "follow_up.state", f"{f.state!r} is not terminal: follow a closed case")
+    for key in FOLLOW_UP_ACTIVITIES:
+        a = next((a for a in d.activities if a.key == key), None)
+        if a is None:
+            raise _fail(src, "follow_up", f"needs the activity {key!r}")
+        if f.state not in a.states:
+            raise _fail(src, f"activities ({key})", f"must be offered in {f.state!r}")
+    if next(a for a in d.activities if a.key == "report_follow_up").roles != ("trainee",):
+        raise _fail(
+            src, "activities (report_follow_up)", "only the trainee reports: roles [trainee]"
+        )
 
 
 def _item(raw: dict, loc: tuple) -> str:

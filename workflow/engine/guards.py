@@ -150,6 +150,7 @@ def reopen_score_sheets(case: Case, definition: Definition) -> None:
 @effect("snapshot_proposal")
 def snapshot_proposal(case: Case, definition: Definition) -> None:
     """Keep the proposal as submitted, so reviewers can diff against the previous one."""
+    from .. import jobs, tasks
     from ..extensions import db
     from ..models import ProposalSnapshot
 
@@ -162,6 +163,7 @@ def snapshot_proposal(case: Case, definition: Definition) -> None:
     db.session.add(
         ProposalSnapshot(case=case, number=(last or 0) + 1, content=case.proposal_content())
     )
+    jobs.after_commit(tasks.embed_case, case.id)  # issue 12: its similarity vectors
 
 
 @effect("stamp_final_report")

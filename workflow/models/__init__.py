@@ -1,5 +1,6 @@
 """Typed SQLAlchemy 2 models, one module per aggregate."""
 
+from . import followup, showcase, similarity  # noqa: F401, E402  (their tables)
 from .cases import Case, Milestone
 from .evaluation import MilestoneRating, Score, ScoreSheet
 from .events import Approval, AuditEvent, Notification, StateVisit

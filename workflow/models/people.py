@@ -106,6 +106,9 @@ class User(UserMixin, db.Model):
     institution_id: Mapped[int | None] = mapped_column(ForeignKey("institutions.id"))
     agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"), index=True)
     is_admin: Mapped[bool] = mapped_column(default=False)
+    # A national administrator (e.g. at LAN) searches the repository of every institution;
+    # it grants nothing else.
+    national_admin: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     active: Mapped[bool] = mapped_column(default=True)
     locale: Mapped[str | None] = mapped_column(String(5))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

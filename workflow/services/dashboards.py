@@ -1256,3 +1256,125 @@ def _bulk_one(user, act, found, names, case_id, comment, data) -> BulkOutcome:
             {k: str(v) for k, v in exc.fields.items()},
         )
     return BulkOutcome(case_id, name, title, True)
+
+
+# ---------------------------------------------------------------- sustainability (issue 12)
+
+# The horizons the dashboards compare, and the kinds of result: the term of the milestone
+# a result belongs to, as the trainee planned it in the proposal (medium: 6-12 months,
+# long: 1-2 years). The term is the one structured field every case has; the innovation
+# is free text that no two trainees word alike.
+SUSTAINABILITY_HORIZONS = (12, 24)
+RESULT_KINDS = ("medium", "long")
+
+
+@dataclass
+class Share:
+    """How many of `known` are still running (or achieved, for a result)."""
+
+    running: int = 0
+    known: int = 0
+
+    @property
+    def percent(self) -> int | None:
+        return None if not self.known else round(100 * self.running / self.known)
+
+    def add(self, running: bool) -> None:
+        self.known += 1
+        self.running += bool(running)
+
+
+@dataclass
+class SustainabilityRow:
+    id: int
+    name: str
+    year: int | None = None
+    institution: str = ""
+    followed: int = 0
+    # horizon → share of change actions still running.
+    cases: dict[int, Share] = field(default_factory=dict)
+    # (horizon, kind) → share of results still running or achieved.
+    results: dict[tuple[int, str], Share] = field(default_factory=dict)
+
+    def __post_init__(self):
+        for h in SUSTAINABILITY_HORIZONS:
+            self.cases.setdefault(h, Share())
+            for k in RESULT_KINDS:
+                self.results.setdefault((h, k), Share())
+
+
+@dataclass
+class Sustainability:
+    cohorts: list[SustainabilityRow]
+    institutions: list[SustainabilityRow]
+    total: SustainabilityRow
+    horizons: tuple[int, ...] = SUSTAINABILITY_HORIZONS
+    kinds: tuple[str, ...] = RESULT_KINDS
+
+
+def _status_at(confirmed: dict[int, bool], horizon: int) -> tuple[bool, int] | None:
+    """(running, the horizon whose report says so) at `horizon`: its own confirmed report,
+    else an earlier confirmed "stopped" (nothing is asked after it); None: not known."""
+    if horizon in confirmed:
+        return confirmed[horizon], horizon
+    stops = [h for h, running in confirmed.items() if h < horizon and not running]
+    return (False, max(stops)) if stops else None
+
+
+def sustainability(user: User, cohort: Cohort | None = None) -> Sustainability:
+    """Per cohort and per institution overseen: the share of change actions still running
+    at 12 and 24 months (their confirmed follow-up report says so; one reported stopped
+    earlier counts as stopped), and per kind of result the share of medium- and long-term
+    results still running or achieved. Four queries whatever the number of cases."""
+    from . import followup
+
+    scope = oversight_clause(user)
+    if cohort is not None:
+        scope = and_(scope, Case.cohort_id == cohort.id)
+    followed = dict(followup.followed_count(scope))
+    confirmed: dict[int, dict[int, bool]] = {}
+    cohort_of: dict[int, int] = {}
+    for case_id, cohort_id, horizon, running in followup.confirmed_rows(scope):
+        confirmed.setdefault(case_id, {})[horizon] = running
+        cohort_of[case_id] = cohort_id
+    results: dict[tuple[int, int], list[tuple[str, str]]] = {}
+    for case_id, horizon, term, status in followup.confirmed_results(scope):
+        results.setdefault((case_id, horizon), []).append((term, status))
+    cohort_ids = set(followed) | set(cohort_of.values())
+    names = db.session.execute(
+        select(Cohort.id, Cohort.name, Cohort.year, Institution.id, Institution.name)
+        .join(Program, Program.id == Cohort.program_id)
+        .join(Institution, Institution.id == Program.institution_id)
+        .where(Cohort.id.in_(sorted(cohort_ids) or [0]))
+    ).all()
+    cohorts = {
+        cid: SustainabilityRow(cid, name, year, iname, followed.get(cid, 0))
+        for cid, name, year, _iid, iname in names
+    }
+    institutions: dict[int, SustainabilityRow] = {}
+    institution_of = {}
+    for cid, _name, _year, iid, iname in names:
+        institution_of[cid] = iid
+        row = institutions.setdefault(iid, SustainabilityRow(iid, iname))
+        row.followed += followed.get(cid, 0)
+    total = SustainabilityRow(0, "", followed=sum(followed.values()))
+    for case_id, by_horizon in confirmed.items():
+        cid = cohort_of[case_id]
+        rows = (cohorts[cid], institutions[institution_of[cid]], total)
+        for h in SUSTAINABILITY_HORIZONS:
+            status = _status_at(by_horizon, h)
+            if status is None:
+                continue
+            running, said_at = status
+            for row in rows:
+                row.cases[h].add(running)
+            for term, result in results.get((case_id, said_at), ()):
+                if term not in RESULT_KINDS:
+                    continue
+                for row in rows:
+                    row.results[(h, term)].add(running and result != "stopped")
+    return Sustainability(
+        cohorts=sorted(cohorts.values(), key=lambda r: (r.institution, -(r.year or 0), r.name)),
+        institutions=sorted(institutions.values(), key=lambda r: r.name),
+        total=total,
+    )

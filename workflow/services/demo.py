@@ -1522,6 +1522,129 @@ class _Builder:
                 short="Kukar",
             )
         )
+        self.alumni_cohorts()
+
+    def alumni_cohorts(self) -> None:
+        """Issue 12: alumni followed up after graduation. PKP Angkatan V closed about 13
+        months ago — among its alumni the `peserta2` account (since promoted, now in PKA
+        XXIII): her 12-month follow-up is due; PKA Angkatan XVIII closed about 25 months ago
+        and was followed up at 6, 12 and 24 months. Their own generator, and made last, so
+        the rest of the demo stays as it was."""
+        saved, self.rng = self.rng, random.Random(SEED + 12)
+        self.alumni: list[tuple[Plan, tuple]] = []
+        kaltim = ["Kukar", "Samarinda", "Balikpapan", "Bontang", "Kutim", "Berau", "Paser"]
+        w = self.widyaiswara_k
+        programs = {
+            s.cohort.program.definition_key: s.cohort.program
+            for s in self.cohorts
+            if s.cohort.program.institution is self.bpsdm_kaltim
+        }
+        pkp, pka = programs["aksi_perubahan_pkp"], programs["aksi_perubahan_pka"]
+        v = self.cohort(
+            pkp, "PKP Angkatan V", 40, (-540, -516, -481, -415, -388, -381), [self.organizer_k2]
+        )
+        v1 = self.group(v, w[4], w[5])
+        first = len(self.plans)
+        self.plan(v1, ["completed", "completed", "completed"], kaltim, level="pkp")
+        unit = "Keuangan dan Aset Desa"
+        self.plans.append(
+            Plan(
+                trainee=self.peserta2,
+                mentor=self.bidang_head(self.dpmd_kukar, "pmd", unit),
+                executive=None,
+                group=v1,
+                target="completed",
+                topic=self.pick_topic("pmd", "Kabupaten Kutai Kartanegara"),
+                area="Kabupaten Kutai Kartanegara",
+                short="Kukar",
+            )
+        )
+        # (horizon, still running, confirmed): what each alumnus reported so far.
+        scripts = [
+            ((6, True, True), (12, True, True)),  # 12 months early: confirmed, running
+            ((6, True, True),),  # 12-month report due
+            ((6, False, True),),  # stopped: no more follow-up asked
+            ((6, True, True),),  # `peserta2`: 6-month confirmed, 12-month due
+        ]
+        self.alumni += list(zip(self.plans[first:], scripts, strict=True))
+        xviii = self.cohort(
+            pka,
+            "PKA Angkatan XVIII",
+            40,
+            (-910, -886, -851, -785, -758, -751),
+            [self.penyelenggara],
+        )
+        x1 = self.group(xviii, w[0], self.penguji)
+        first = len(self.plans)
+        self.plan(x1, ["completed"] * 4, kaltim)
+        scripts = [
+            ((6, True, True), (12, True, True), (24, True, True)),
+            ((6, True, True), (12, False, True)),  # stopped after a year
+            ((6, True, True), (12, True, True), (24, True, False)),  # awaits the mentor
+            ((6, True, True), (12, True, True), (24, False, True)),
+        ]
+        self.alumni += list(zip(self.plans[first:], scripts, strict=True))
+        self.rng = saved
+
+    def follow_ups(self) -> None:
+        """The alumni's follow-up reports and their mentors' confirmations, through perform()
+        on their dates: a few days after each horizon, confirmed within a week. (Without
+        evidence files: the demo's evidence is the implementation's, one per milestone.)"""
+        from . import followup
+
+        r = random.Random(SEED + 13)
+        for plan, script in self.alumni:
+            case = db.session.get(Case, plan.case_id)
+            if case is None or case.state != "completed":
+                continue
+            plan.case, self.cur = case, plan
+            completed = followup.follow_up_of(case).completed
+            followed = [m for m in case.milestones if m.term in ("medium", "long")]
+            for horizon, running, confirm in script:
+                day = self.later(followup.add_months(completed, horizon), r.randint(2, 8))
+                if day >= self.today:
+                    break
+                status = "running" if running else "stopped"
+                results = {
+                    str(m.id): {
+                        "status": "achieved"
+                        if running and m.term == "medium" and horizon > 6
+                        else status,
+                        "achieved_quantity": (m.target_quantity or 1) if running else None,
+                    }
+                    for m in followed
+                }
+                narrative = (
+                    f"Aksi perubahan “{case.title}” tetap berjalan {horizon} bulan setelah "
+                    "pelatihan: tim efektif melanjutkan pembinaan dan anggaran tersedia."
+                    if running
+                    else f"Aksi perubahan terhenti pada bulan ke-{horizon}: anggaran tidak "
+                    "dilanjutkan setelah pergantian pimpinan unit."
+                )
+                self.act(
+                    day,
+                    "report_follow_up",
+                    case.trainee,
+                    data={
+                        "horizon": horizon,
+                        "running": running,
+                        "narrative": narrative,
+                        "report_date": day.isoformat(),
+                        "results": results,
+                    },
+                )
+                if not confirm:
+                    break
+                decided = self.past(self.later(day, r.randint(1, 5)))
+                self.act(
+                    decided,
+                    "confirm_follow_up",
+                    case.mentor,
+                    comment=r.choice(["", "Sesuai kondisi di lapangan.", "Terverifikasi."]),
+                    data={"horizon": horizon},
+                )
+            db.session.commit()
+            db.session.expunge_all()
 
     def acting_official(self) -> None:
         """The Plt. Kepala Dinkes Samarinda: a decree (SK) of the Wali Kota, a date range
@@ -2798,6 +2921,7 @@ class _Builder:
             db.session.commit()
             db.session.expunge_all()
         self.migrate_legacy()
+        self.follow_ups()
 
 
 KUKAR_TOPIC = dict(
@@ -3296,6 +3420,11 @@ def load(today: date | None = None) -> bool:
         if db.session.scalar(marker) is not None:
             return False
         _Builder(today or date.today()).build()
+    # After the jobs: the public photos are the thumbnails they make.
+    from .showcase_demo import give_demo_consents
+
+    give_demo_consents()
+    db.session.commit()
     return True
 
 

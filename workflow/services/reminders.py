@@ -18,6 +18,12 @@ institution (its zone, weekends, national holidays and its extra days off):
   to whoever's turn it is; the escalation goes to the mentor, unless the mentor is the one
   late, and to the organizers.
 
+- A follow-up round's deadline (cases closed as passed, on a definition with `follow_up:`;
+  services/followup.py): the alumnus's (report due after a horizon, or the fix after a
+  return) or the confirmer's (once reported: the mentor, or who stands in once the mentor
+  has moved). `due_soon` and `overdue` to whoever's turn it is; the escalation goes to the
+  cohort's organizers. Subject "followup:<case>:<horizon>".
+
 A person is reminded once per deadline and kind, whatever roles they hold (the owner's
 role wins). An extended deadline is another due date, so it is reminded of again.
 
@@ -64,7 +70,7 @@ from ..models import (
 )
 from ..models._base import utcnow
 from ..permissions import ROLE_LABELS
-from . import mail, notifications
+from . import followup, mail, notifications
 from .calendar import add_working_days, working_days_between
 from .milestones import due_role, next_due
 from .workflow import awaited_roles, signed_roles
@@ -144,6 +150,35 @@ def milestone_states(definition: Definition) -> set[str]:
     return {s for a in definition.activities if a.scope == "milestone" for s in a.states}
 
 
+def _follow_up_states() -> set[str]:
+    return {d.follow_up.state for d in registry.all() if d.follow_up is not None}
+
+
+def followup_subject(case_id: int, horizon: int) -> str:
+    return f"followup:{case_id}:{horizon}"
+
+
+def _followup_key(subject: str) -> tuple[int, int] | None:
+    """(case id, horizon) of a follow-up reminder's subject, else None."""
+    kind, _, rest = subject.partition(":")
+    if kind != "followup":
+        return None
+    case_id, _, horizon = rest.partition(":")
+    return int(case_id), int(horizon)
+
+
+def _followup_rows(cases: list[Case]) -> dict[int, dict]:
+    """{case id: {horizon: round}} for the follow-up rounds of `cases`, in one query."""
+    from ..models.followup import FollowUpRound
+
+    out: dict[int, dict] = {}
+    ids = sorted({c.id for c in cases})
+    if ids:
+        for row in db.session.scalars(select(FollowUpRound).where(FollowUpRound.case_id.in_(ids))):
+            out.setdefault(row.case_id, {})[row.horizon] = row
+    return out
+
+
 def owner_roles(
     definition: Definition, case: Case, milestone: Milestone | None, signed: set | None = None
 ) -> tuple:
@@ -155,11 +190,24 @@ def owner_roles(
     return awaited_roles(case, definition, signed)
 
 
-def _open_cases():
-    """Cases that may have a deadline: a non-terminal state with a due date, or a state in
-    which milestones are reported."""
+def _open_cases(now: datetime | None = None):
+    """Cases that may have a deadline: a non-terminal state with a due date, a state in
+    which milestones are reported, or followed up after a passed result (while a round may
+    still be open: up to two years after the last horizon)."""
     clauses = []
+    now = now or utcnow()
     for d in registry.all():
+        rules = d.follow_up
+        if rules is not None:
+            since = followup.add_months(now.date(), -(rules.horizons[-1] + 24))
+            clauses.append(
+                and_(
+                    Case.definition_key == d.key,
+                    Case.definition_version == d.version,
+                    Case.state == rules.state,
+                    Case.state_entered_at >= datetime.combine(since, datetime.min.time()),
+                )
+            )
         open_states = [s.key for s in d.states if not s.terminal]
         with_milestones = sorted(milestone_states(d) & set(open_states))
         if open_states:
@@ -174,14 +222,14 @@ def _open_cases():
     return select(Case).where(or_(*clauses) if clauses else false())
 
 
-def _batches(batch_size: int) -> Iterator[list[Case]]:
+def _batches(batch_size: int, now: datetime | None = None) -> Iterator[list[Case]]:
     """Open cases by id, `batch_size` at a time, with what the rules read loaded alongside:
     a fixed number of queries per batch however many cases, milestones or people."""
     last = 0
     while True:
         cases = list(
             db.session.scalars(
-                _open_cases()
+                _open_cases(now)
                 .where(Case.id > last)
                 .order_by(Case.id)
                 .limit(batch_size)
@@ -191,6 +239,10 @@ def _batches(batch_size: int) -> Iterator[list[Case]]:
                     .joinedload(Program.institution),
                     joinedload(Case.group),
                     selectinload(Case.milestones),
+                    # Who confirms a follow-up depends on these people (active, agency).
+                    joinedload(Case.trainee),
+                    joinedload(Case.mentor),
+                    joinedload(Case.executive),
                 )
             ).unique()
         )
@@ -212,6 +264,7 @@ class _Context:
 
     def load(self, cases: list[Case]) -> None:
         self.signed = signed_roles(cases)
+        self.rounds = _followup_rows([c for c in cases if c.state in _follow_up_states()])
         cohorts = {c.cohort_id for c in cases} - self.members.keys()
         for cid in cohorts:
             self.members[cid] = defaultdict(set)
@@ -270,9 +323,46 @@ class _Context:
                 due = next_due(m)
                 if due is not None:
                     out += self._deadline(case, m, due, owner_roles(definition, case, m), calendar)
+        rules = definition.follow_up
+        if rules is not None and case.state == rules.state:
+            out += self._follow_up(case, rules, calendar)
         return out
 
-    def _deadline(self, case, milestone, due: date, owners: tuple, calendar: Calendar):
+    def _follow_up(self, case: Case, rules, calendar: Calendar) -> list[Due]:
+        zone = case.cohort.program.institution.timezone
+        rounds = followup.plan_rounds(
+            rules,
+            followup.completed_on(case, zone),
+            self.rounds.get(case.id, {}),
+            calendar.today,
+            calendar.days_off,
+        )
+        out: list[Due] = []
+        for rnd in rounds:
+            if rnd.turn is None or rnd.due is None:
+                continue
+            role = "trainee" if rnd.turn == "trainee" else followup.confirmer_role(case)
+            out += self._deadline(
+                case,
+                None,
+                rnd.due,
+                (role,),
+                calendar,
+                subject=followup_subject(case.id, rnd.horizon),
+                escalate_to=("organizer",),
+            )
+        return out
+
+    def _deadline(
+        self,
+        case,
+        milestone,
+        due: date,
+        owners: tuple,
+        calendar: Calendar,
+        subject: str | None = None,
+        escalate_to: tuple = ESCALATE_TO,
+    ):
         if due < calendar.today:
             kind = OVERDUE
         elif due <= calendar.soon_until:
@@ -284,10 +374,11 @@ class _Context:
             for uid in sorted(self.holders(case, role)):
                 people.setdefault(uid, role)
         if kind == OVERDUE:
-            for role in ESCALATE_TO:
+            for role in escalate_to:
                 for uid in sorted(self.holders(case, role)):
                     people.setdefault(uid, role)
-        subject = f"milestone:{milestone.id}" if milestone is not None else f"case:{case.id}"
+        if subject is None:
+            subject = f"milestone:{milestone.id}" if milestone is not None else f"case:{case.id}"
         return [
             Due(
                 user_id=uid,
@@ -328,7 +419,7 @@ def plan(now: datetime | None = None, *, batch_size: int = BATCH_SIZE) -> list[D
     days_before, _hour = settings()
     context = _Context(_utc(now), days_before)
     planned = []
-    for cases in _batches(batch_size):
+    for cases in _batches(batch_size, context.now):
         context.load(cases)
         planned += _new_in(cases, context)
     return planned
@@ -343,7 +434,7 @@ def collect(now: datetime | None = None, *, batch_size: int = BATCH_SIZE) -> int
     now = _utc(now)
     context = _Context(now, days_before)
     queued = 0
-    for cases in _batches(batch_size):
+    for cases in _batches(batch_size, context.now):
         context.load(cases)
         new = _new_in(cases, context)
         db.session.commit()  # end the read before writing (SQLite takes its lock then)
@@ -436,6 +527,11 @@ class _Item:
     current: bool
     institution_id: int
     today: date  # in the case's institution
+    # A follow-up round's reminder: its horizon, and whose turn ("trainee" or the confirmer's
+    # role) and the round's status.
+    followup_horizon: int | None = None
+    followup_role: str | None = None
+    followup_status: str | None = None
 
 
 @dataclass
@@ -495,9 +591,13 @@ def _pending(now: datetime) -> list[_Digest]:
         .outerjoin(user_institution, user_institution.id == User.institution_id)
         .where(Reminder.sent_at.is_(None))
         .order_by(Reminder.user_id, Reminder.due_date, Reminder.id)
+        .options(joinedload(Case.mentor), joinedload(Case.executive), joinedload(Case.trainee))
     ).all()
     digests: dict[int, _Digest] = {}
     signed = signed_roles({row[2] for row in rows})
+    following = [row for row in rows if _followup_key(row[0].subject)]
+    rounds = _followup_rows([row[2] for row in following])
+    days_off = _days_off({row[5] for row in following})
     for reminder, user, case, milestone, trainee_name, iid, case_zone, user_zone in rows:
         digest = digests.get(user.id)
         if digest is None:
@@ -511,8 +611,28 @@ def _pending(now: datetime) -> list[_Digest]:
             )
         definition = _definition(case)
         today = _local(now, case_zone).date()
-        current = _current(reminder, case, milestone, definition, today)
-        owners = owner_roles(definition, case, milestone, signed[case.id]) if current else ()
+        key = _followup_key(reminder.subject)
+        extra = {}
+        if key is not None:
+            rnd = _followup_round(case, definition, key[1], rounds, today, days_off[iid], case_zone)
+            role = None
+            if rnd is not None and rnd.turn is not None:
+                role = "trainee" if rnd.turn == "trainee" else followup.confirmer_role(case)
+            current = (
+                rnd is not None
+                and role is not None
+                and rnd.due == reminder.due_date
+                and (reminder.kind == OVERDUE or rnd.due >= today)
+            )
+            owners = (role,) if current else ()
+            extra = {
+                "followup_horizon": key[1],
+                "followup_role": role or "trainee",
+                "followup_status": rnd.status if rnd is not None else None,
+            }
+        else:
+            current = _current(reminder, case, milestone, definition, today)
+            owners = owner_roles(definition, case, milestone, signed[case.id]) if current else ()
         digest.items.append(
             _Item(
                 id=reminder.id,
@@ -530,9 +650,23 @@ def _pending(now: datetime) -> list[_Digest]:
                 current=current,
                 institution_id=iid,
                 today=today,
+                **extra,
             )
         )
     return list(digests.values())
+
+
+def _followup_round(case, definition, horizon, rounds, today, days_off, zone):
+    """The case's follow-up round at `horizon` as it stands today, or None."""
+    if definition is None or definition.follow_up is None:
+        return None
+    rules = definition.follow_up
+    if case.state != rules.state:
+        return None
+    plan = followup.plan_rounds(
+        rules, followup.completed_on(case, zone), rounds.get(case.id, {}), today, days_off
+    )
+    return next((r for r in plan if r.horizon == horizon), None)
 
 
 def _claim(ids: list[int], day: date, users: list[int], now: datetime) -> list[int]:
@@ -707,6 +841,13 @@ def summary(items: list[_Item], lang: str) -> str:
 
 
 def _what(item: _Item, lang: str) -> str:
+    if item.followup_horizon is not None:
+        n = item.followup_horizon
+        if item.followup_role != "trainee":
+            return _("Follow-up report to confirm: %(n)d months after graduation", n=n)
+        if item.followup_status == "returned":
+            return _("Follow-up report returned for correction: %(n)d months", n=n)
+        return _("Follow-up report due: %(n)d months after graduation", n=n)
     if item.milestone_status is None:
         state = item.definition.state(item.state).labels.get(lang)
         return _("Status: %(state)s", state=state)
@@ -732,7 +873,9 @@ def _when(due: date, today: date, days_off: frozenset[date]) -> str:
 
 def _who(item: _Item) -> str:
     """The role(s) whose turn it was, for the escalation line."""
-    if item.milestone_status is not None:
+    if item.followup_horizon is not None:
+        roles = (item.followup_role,)
+    elif item.milestone_status is not None:
         roles = ("mentor",) if item.milestone_status == "reported" else ("trainee",)
     else:
         roles = item.definition.state(item.state).owners
