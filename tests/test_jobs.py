@@ -122,8 +122,8 @@ def test_action_mail_waits_for_the_worker(queue_app, smtp_server, world):
     queue_app.config.update(smtp_server.config())
     perform(world.case, "submit", world.trainee)
     assert smtp_server.messages == []  # the request did not talk to the mail server
-    assert queued() == ["deliver_mail"]
-    assert "ran 1 job(s)" in drain(queue_app)
+    assert "deliver_mail" in queued()  # beside the submission's similarity vectors
+    drain(queue_app)
     assert sorted(m["To"] for m in smtp_server.messages) == sorted(
         [world.mentor.email, world.coach.email]
     )
@@ -221,6 +221,7 @@ def _env(database_url: str, **extra) -> dict:
         AKSI_ENV="development",
         DATABASE_URL=database_url,
         AKSI_JOBS="queue",
+        AKSI_EMBEDDING_MODEL="off",  # as in the tests' config: no model load per process
         PYTHONPATH=str(ROOT),
         **{k: str(v) for k, v in extra.items()},
     )
@@ -233,7 +234,7 @@ def _flask(*args: str) -> list[str]:
 
 def test_a_worker_process_runs_the_queue(queue_app, world, database_url, smtp_server):
     perform(world.case, "submit", world.trainee)
-    assert queued() == ["deliver_mail"]
+    assert "deliver_mail" in queued()
     env = _env(database_url, MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_server.port)
     worker = subprocess.Popen(
         _flask("worker", "--threads", "2"),

@@ -332,12 +332,15 @@ def _restore_database(dialect: str, dump: Path) -> None:
         return
     url, env = _pg_target()
     work = dump.parent
-    # Drop every table first (a newer schema's too), then load, all in one transaction:
-    # a failure leaves the database as it was.
+    # Drop every table and function first (a newer schema's too; a full-text trigger's
+    # function), then load, all in one transaction: a failure leaves the database as it was.
     (work / "drop.sql").write_text(
         "DO $$ DECLARE t text; BEGIN FOR t IN SELECT tablename FROM pg_tables WHERE "
         "schemaname = current_schema() LOOP EXECUTE format('DROP TABLE %I CASCADE', t); "
-        "END LOOP; END $$;\n"
+        "END LOOP; FOR t IN SELECT p.oid::regprocedure::text FROM pg_proc p JOIN "
+        "pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = current_schema() AND "
+        "NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e') "
+        "LOOP EXECUTE 'DROP FUNCTION ' || t || ' CASCADE'; END LOOP; END $$;\n"
     )
     script = ["--no-owner", "--no-privileges", f"--file={work / 'load.sql'}", str(dump)]
     _run([_pg_bin("pg_restore"), *script])

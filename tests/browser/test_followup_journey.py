@@ -12,13 +12,15 @@ import pytest
 from flask import current_app
 from PIL import Image, ImageDraw
 from playwright.sync_api import expect
+from sqlalchemy import select
 
-import blueprints.api_followup  # noqa: F401  (its routes, until blueprints/api.py imports it)
 from tests import factories
 from tests.browser.conftest import ARTIFACTS, log_in
 from tests.test_followup import graduate
 from workflow.extensions import db
+from workflow.models import Case, User
 from workflow.services import followup as fu
+from workflow.services import showcase
 from workflow.services.milestones import today_for
 
 NARRATIVE = "Pembinaan terpadu kini berjalan di enam kecamatan; perbup sedang dibahas."
@@ -38,6 +40,7 @@ def followup_server(serve, tmp_path):
         medium, long = graduate(world, datetime.combine(passed, time(3, 0)))
         return {
             "people": {r: world.by_role(r).username for r in ("trainee", "mentor")},
+            "organizer": world.organizer.username,
             "case_id": world.case.id,
             "medium": medium.id,
             "long": long.id,
@@ -118,5 +121,23 @@ def test_alumnus_reports_the_12_month_follow_up_and_the_mentor_confirms(
 
     with srv["app"].app_context():
         assert fu.sustainability_of([case_id]) == {case_id: fu.RUNNING}
+        # The alumnus and the institution consent to the public showcase.
+        case = db.session.get(Case, case_id)
+        organizer = db.session.scalar(select(User).where(User.username == srv["organizer"]))
+        showcase.give_consent(case, case.trainee, "trainee")
+        showcase.give_consent(case, organizer, "institution")
+        title = case.title
         db.session.remove()
+
+    # An anonymous visitor (no login) sees the change action and that it still runs.
+    context, page = new_page(browser, problems)
+    page.goto(f"{base}/showcase/actions/{case_id}")
+    expect(page.locator("h1")).to_contain_text(title)
+    expect(page.locator('[data-field="sustainability"]')).to_contain_text("Masih berjalan")
+    # Results against targets are the confirmed follow-up's: the medium term's 6 reached.
+    achieved = page.locator('td[data-label="Capaian"]').filter(has_text=re.compile(r"\b6\b"))
+    expect(achieved).to_have_count(1)
+    expect(page.locator("body")).not_to_contain_text(NARRATIVE)  # the report stays private
+    page.screenshot(path=str(ARTIFACTS / "showcase-anonymous-phone.png"), full_page=True)
+    context.close()
     assert not problems, problems

@@ -66,7 +66,7 @@ ROUND_LABELS = {
 }
 RESULT_LABELS = {
     "running": _l("Still running"),
-    "achieved": _l("Achieved"),
+    "achieved": _l("Target reached"),
     "stopped": _l("Stopped"),
 }
 TERM_LABELS = {"short": _l("Short term"), "medium": _l("Medium term"), "long": _l("Long term")}

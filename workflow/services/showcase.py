@@ -29,7 +29,7 @@ from ..models import Case, Cohort, Document, Institution, Milestone, Program, Us
 from ..models._base import utcnow
 from ..models.showcase import RepositoryEntry, ShowcaseConsent, ShowcasePhoto
 from ..permissions import roles_on_case
-from . import repository
+from . import followup, repository
 
 PARTIES = ShowcaseConsent.PARTIES
 MAX_PHOTOS = 6
@@ -264,6 +264,21 @@ class PublicItem:
     sustainability: str = ""
 
 
+def _confirmed_follow_up(case_id: int) -> dict[int, tuple[str, float | None]]:
+    """Per milestone, what the latest confirmed follow-up report says (status, achieved):
+    after graduation the results against targets are the follow-up's, not the final
+    report's."""
+    from ..models.followup import FollowUpReport, FollowUpResult
+
+    rows = db.session.execute(
+        select(FollowUpResult.milestone_id, FollowUpResult.status, FollowUpResult.achieved_quantity)
+        .join(FollowUpReport, FollowUpReport.id == FollowUpResult.report_id)
+        .where(FollowUpReport.case_id == case_id, FollowUpReport.decision == "confirmed")
+        .order_by(FollowUpReport.decided_at, FollowUpReport.id)
+    ).all()
+    return {milestone_id: (status, achieved) for milestone_id, status, achieved in rows}
+
+
 def public_item(case_id: int) -> PublicItem | None:
     """The public page's content, or None (404) unless shown publicly right now."""
     entry = db.session.scalar(
@@ -283,6 +298,7 @@ def public_item(case_id: int) -> PublicItem | None:
     ).one()
     report = case.final_report
     results = (report.results or {}) if report is not None and report.submitted_at else {}
+    later = _confirmed_follow_up(case_id)
     milestones = [
         PublicMilestone(
             term=m.term,
@@ -290,9 +306,17 @@ def public_item(case_id: int) -> PublicItem | None:
             output=m.output,
             target_quantity=m.target_quantity,
             target_unit=m.target_unit,
-            achieved_quantity=m.achieved_quantity,
+            achieved_quantity=(
+                later[m.id][1]
+                if m.id in later and later[m.id][1] is not None
+                else m.achieved_quantity
+            ),
             status=m.status,
-            result=str(results.get(str(m.id), "") or ""),
+            result=(
+                str(followup.RESULT_LABELS.get(later[m.id][0], later[m.id][0]))
+                if m.id in later
+                else str(results.get(str(m.id), "") or "")
+            ),
         )
         for m in db.session.scalars(
             select(Milestone).where(Milestone.case_id == case_id).order_by(Milestone.position)
