@@ -44,13 +44,13 @@ from ..permissions import ROLE_LABELS
 from . import documents
 from .calendar import add_working_days, local_date
 from .errors import Blocked, Forbidden, NotAvailable
+from .milestones import checked_uploads
 from .workflow import definition_of, zone_and_days_off
 
 RUNNING, STOPPED = "running", "stopped"
 
 NARRATIVE_MAX = 5000
 NOTE_MAX = 2000
-MAX_FILES = 10
 RESULT_STATUSES = FollowUpResult.STATUSES
 INVALID = _l("Some fields need your attention.")
 NOT_FOLLOWED = _l("This change action is not followed up: only a case closed as passed is.")
@@ -379,22 +379,6 @@ def _results(ctx: ActivityContext, followed: list[Milestone], running, errors: d
     return lines
 
 
-def _uploads(ctx: ActivityContext, errors: dict) -> list:
-    """Every file read and checked before anything is written: one bad file refuses all."""
-    files = [f for f in ctx.files if f is not None and getattr(f, "filename", "")]
-    if len(files) > MAX_FILES:
-        errors["files"] = _l("At most %(n)d files at once.", n=MAX_FILES)
-        return []
-    checked = []
-    for f in files:
-        try:
-            checked.append(documents.read_evidence(f))
-        except documents.UploadRejected as exc:
-            errors["files"] = exc.message
-            return []
-    return checked
-
-
 def _not_open(rnd: Round) -> NotAvailable:
     if rnd.status == "upcoming":
         return NotAvailable(
@@ -443,7 +427,7 @@ def report_follow_up(ctx: ActivityContext) -> ActivityResult:
     )
     report_date = _report_date(raw.get("report_date"), errors, follow.today, rnd.opens_on)
     lines = _results(ctx, follow.milestones, running, errors)
-    uploads = _uploads(ctx, errors)
+    uploads = checked_uploads(ctx, errors)
     if errors:
         _refuse(errors)
 

@@ -165,8 +165,9 @@ def _quantity(raw, errors: dict) -> float | None:
     return value
 
 
-def _uploads(ctx: ActivityContext, errors: dict) -> list:
-    """Every file read and checked before anything is written; one bad file refuses all."""
+def checked_uploads(ctx: ActivityContext, errors: dict) -> list:
+    """Every file read and checked before anything is written; one bad file refuses all
+    (milestone reports and follow-up reports alike)."""
     files = [f for f in ctx.files if f is not None and getattr(f, "filename", "")]
     if len(files) > MAX_FILES:
         errors["files"] = _l("At most %(n)d files at once.", n=MAX_FILES)
@@ -229,7 +230,7 @@ def report_progress(ctx: ActivityContext) -> ActivityResult:
     missing_quantity = m.target_quantity is not None and not m.units and quantity is None
     if status == "reported" and missing_quantity and "achieved_quantity" not in errors:
         errors["achieved_quantity"] = _l("Give the quantity achieved.")
-    uploads = _uploads(ctx, errors)
+    uploads = checked_uploads(ctx, errors)
     if errors:
         _refuse(errors)
 
@@ -284,7 +285,7 @@ def cover_unit(ctx: ActivityContext) -> ActivityResult:
         errors["unit"] = _l("“%(unit)s” is covered already.", unit=unit)
     covered_on = _day(raw.get("covered_on"), "covered_on", errors, today)
     note = _text(raw.get("note"), NOTE_MAX, "note", errors)
-    uploads = _uploads(ctx, errors)
+    uploads = checked_uploads(ctx, errors)
     if len(uploads) > 1:
         errors["files"] = _l("One evidence file per unit.")
     if errors:
