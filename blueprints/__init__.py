@@ -29,6 +29,9 @@ MODULES = (
     "repository",
     "showcase",
     "similarity",
+    "regions",
+    "forms",
+    "campaigns",
 )
 
 

@@ -489,13 +489,16 @@ def list_events(case_id: int):
 # Routes of later capabilities live beside their OpenAPI paths in their own modules and
 # attach to this blueprint; importing them here registers them before the app does.
 from . import (  # noqa: E402, F401
+    api_campaigns,
     api_dashboard,
     api_delegations,
     api_evaluation,
     api_followup,
+    api_forms,
     api_implementation,
     api_notifications,
     api_proposals,
+    api_regions,
     api_repository,
     api_reviews,
     api_seminars,

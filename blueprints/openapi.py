@@ -460,6 +460,9 @@ EXTENSIONS = (
     "api_followup",
     "api_repository",
     "api_similarity",
+    "api_regions",
+    "api_forms",
+    "api_campaigns",
 )
 
 

@@ -368,6 +368,6 @@ def worker(threads: int, no_periodic: bool, drain: bool) -> None:
 
 def register(app: Flask) -> None:
     # Registers backup/restore, embed and sweep-uploads; a top import is circular.
-    from . import cli_backup, cli_similarity, cli_uploads  # noqa: F401
+    from . import cli_backup, cli_regions, cli_similarity, cli_uploads  # noqa: F401
 
     app.cli.add_command(aksi)

@@ -6,10 +6,22 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, and_, exists, false, or_, select, union
+from sqlalchemy import Select, and_, exists, false, literal, or_, select, union
 
 from .engine import registry
-from .models import Case, Cohort, CohortMember, Delegation, Group, Institution, Program, User
+from .models import (
+    Campaign,
+    CampaignMember,
+    Case,
+    CaseAssignment,
+    Cohort,
+    CohortMember,
+    Delegation,
+    Group,
+    Institution,
+    Program,
+    User,
+)
 from .models._base import utcnow
 from .models.events import Approval
 from .models.people import ZONE_LABELS
@@ -42,9 +54,40 @@ def _principals_active_on(delegate_id: int, role: str, day: date):
     )
 
 
+def _in_member_region():
+    """SQL condition: the case's unit is the campaign member's region or inside it."""
+    return or_(
+        Case.region_code == CampaignMember.region_code,
+        Case.region_code.like(CampaignMember.region_code.concat(".%")),
+    )
+
+
+def _data_role_held(role: str, principals) -> object:
+    """SQL condition on Case: one of `principals` holds the declared role `role` on it."""
+    if registry.role_assignment(role) == "case":
+        return Case.id.in_(
+            select(CaseAssignment.case_id).where(
+                CaseAssignment.role == role, CaseAssignment.user_id.in_(principals)
+            )
+        )
+    return exists().where(
+        CampaignMember.campaign_id == Case.campaign_id,
+        CampaignMember.role == role,
+        CampaignMember.user_id.in_(principals),
+        _in_member_region(),
+    )
+
+
+def delegable_roles() -> tuple[str, ...]:
+    """DELEGABLE, and every declared role a definition lets an acting official hold."""
+    return DELEGABLE + registry.delegable_roles()
+
+
 def held_by(role: str, principals) -> object:
     """SQL condition on Case: one of `principals` (ids: a subquery or a list) holds `role` on
     the case in their own right (the group's coach or examiner, or a cohort-wide one)."""
+    if role not in ROLES:
+        return _data_role_held(role, principals)
     if role == "mentor":
         return Case.mentor_id.in_(principals)
     if role == "executive":
@@ -70,7 +113,7 @@ def _delegated_clause(user: User, role: str, now: datetime | None = None):
     any other zone is compared with the date in Asia/Jakarta here; roles_on_case(), which
     perform() relies on, re-checks with the institution's own zone."""
     # Never on one's own case: a trainee acting for their mentor would approve themselves.
-    not_own = Case.trainee_id != user.id
+    not_own = or_(Case.trainee_id.is_(None), Case.trainee_id != user.id)
     by_day: dict[date, list[str]] = {}
     for zone in ZONE_LABELS:
         by_day.setdefault(_local_today(zone, now), []).append(zone)
@@ -89,9 +132,14 @@ def _delegated_clause(user: User, role: str, now: datetime | None = None):
             .join(Institution, Institution.id == Program.institution_id)
             .where(in_zone)
         )
+        campaigns = (
+            select(Campaign.id)
+            .join(Institution, Institution.id == Campaign.institution_id)
+            .where(in_zone)
+        )
         clauses.append(
             and_(
-                Case.cohort_id.in_(cohorts),
+                or_(Case.cohort_id.in_(cohorts), Case.campaign_id.in_(campaigns)),
                 held_by(role, _principals_active_on(user.id, role, day)),
             )
         )
@@ -119,7 +167,12 @@ def role_conditions(user: User, role: str) -> list:
         ]
     if role == "organizer":
         return [Case.cohort_id.in_(_organizer_cohorts(uid)), _delegated_clause(user, role)]
-    raise ValueError(role)
+    if registry.role_assignment(role) is None:
+        raise ValueError(role)
+    own = _data_role_held(role, [uid])
+    if role in delegable_roles():
+        return [own, _delegated_clause(user, role)]
+    return [own]
 
 
 def _role_clause(user: User, role: str):
@@ -150,11 +203,17 @@ def is_institution_admin(user: User) -> bool:
     return bool(user.is_admin and user.institution_id is not None)
 
 
+def institution_campaigns(institution_id: int) -> Select:
+    """Subquery: the ids of an institution's campaigns."""
+    return select(Campaign.id).where(Campaign.institution_id == institution_id)
+
+
 def cases_visible_to(user: User) -> Select:
     """The one scoped query for cases; anything outside it answers 404."""
-    clauses = [_role_clause(user, role) for role in ROLES]
+    clauses = [_role_clause(user, role) for role in registry.roles()]
     if is_institution_admin(user):
         clauses.append(Case.cohort_id.in_(institution_cohorts(user.institution_id)))
+        clauses.append(Case.campaign_id.in_(institution_campaigns(user.institution_id)))
     return select(Case).where(or_(*clauses))
 
 
@@ -181,7 +240,7 @@ def cases_awaiting(user: User) -> Select:
     approved waits for the mentor, and is not asked again)."""
     clauses = []
     for definition in registry.all():
-        for role in ROLES:
+        for role in definition.role_keys:
             plain, signing = [], []
             for state in definition.states_owned_by(role):
                 steps = [
@@ -234,11 +293,14 @@ def roles_and_principals(
     own = _own_roles(user, case, among)
     if user is None or not getattr(user, "id", None):
         return own, {}
-    wanted = set(ROLES) if among is None else set(among)
-    return own, acting_for(user, case, (wanted & set(DELEGABLE)) - own)
+    wanted = set(registry.roles()) if among is None else set(among)
+    return own, acting_for(user, case, (wanted & set(delegable_roles())) - own)
 
 
 def case_zone(case: Case) -> str:
+    campaign = case.campaign
+    if campaign is not None and campaign.institution is not None:
+        return campaign.institution.timezone or DEFAULT_ZONE
     cohort = case.cohort
     if cohort is not None and cohort.program is not None and cohort.program.institution:
         return cohort.program.institution.timezone or DEFAULT_ZONE
@@ -265,6 +327,22 @@ def _principal_terms(case: Case, roles: set[str]) -> list:
                 Delegation.principal_id.in_(select(column).where(Group.id == case.group_id))
             )
         terms.append(and_(Delegation.role == role, or_(*held)))
+    for role in roles - set(ROLES):
+        if registry.role_assignment(role) == "case":
+            holders = select(CaseAssignment.user_id).where(
+                CaseAssignment.case_id == case.id, CaseAssignment.role == role
+            )
+        else:
+            code = case.region_code or ""
+            holders = select(CampaignMember.user_id).where(
+                CampaignMember.campaign_id == case.campaign_id,
+                CampaignMember.role == role,
+                or_(
+                    CampaignMember.region_code == code,
+                    literal(code).like(CampaignMember.region_code.concat(".%")),
+                ),
+            )
+        terms.append(and_(Delegation.role == role, Delegation.principal_id.in_(holders)))
     return terms
 
 
@@ -273,7 +351,7 @@ def acting_for(user: User, case: Case, roles: set[str], on: date | None = None) 
     delegation active on `on` (default: today in the case's institution's zone). One query."""
     from .extensions import db
 
-    terms = _principal_terms(case, set(roles) & set(DELEGABLE))
+    terms = _principal_terms(case, set(roles) & set(delegable_roles()))
     if not terms or case.trainee_id == user.id:
         return {}
     day = on or _local_today(case_zone(case))
@@ -296,8 +374,11 @@ def acting_for(user: User, case: Case, roles: set[str], on: date | None = None) 
 def _own_roles(user: User | None, case: Case, among: set[str] | None = None) -> set[str]:
     if user is None or not getattr(user, "id", None):
         return set()
-    wanted = set(ROLES) if among is None else set(among)
+    wanted = set(registry.roles()) if among is None else set(among)
     roles = set()
+    declared = wanted - set(ROLES)
+    if declared:
+        roles |= _own_declared_roles(user, case, declared)
     if case.trainee_id == user.id:
         roles.add("trainee")
     if case.mentor_id == user.id:
@@ -311,10 +392,45 @@ def _own_roles(user: User | None, case: Case, among: set[str] | None = None) -> 
                 roles.add("coach")
             if group.examiner_id == user.id:
                 roles.add("examiner")
-    if wanted & set(CohortMember.ROLES):
+    if wanted & set(CohortMember.ROLES) and case.cohort_id is not None:
         cohort_roles = CohortMember.query.filter_by(cohort_id=case.cohort_id, user_id=user.id).all()
         roles.update(m.role for m in cohort_roles)
     return roles if among is None else roles & wanted
+
+
+def _own_declared_roles(user: User, case: Case, roles: set[str]) -> set[str]:
+    """The declared roles of `roles` that `user` holds on `case`: one query each kind."""
+    from .extensions import db
+
+    found: set[str] = set()
+    by_case = [r for r in roles if registry.role_assignment(r) == "case"]
+    by_region = [r for r in roles if registry.role_assignment(r) == "region"]
+    if by_case and case.id is not None:
+        found.update(
+            db.session.scalars(
+                select(CaseAssignment.role).where(
+                    CaseAssignment.case_id == case.id,
+                    CaseAssignment.user_id == user.id,
+                    CaseAssignment.role.in_(by_case),
+                )
+            )
+        )
+    if by_region and case.campaign_id is not None and case.region_code:
+        code = case.region_code
+        found.update(
+            db.session.scalars(
+                select(CampaignMember.role).where(
+                    CampaignMember.campaign_id == case.campaign_id,
+                    CampaignMember.user_id == user.id,
+                    CampaignMember.role.in_(by_region),
+                    or_(
+                        CampaignMember.region_code == code,
+                        literal(code).like(CampaignMember.region_code.concat(".%")),
+                    ),
+                )
+            )
+        )
+    return found
 
 
 def get_case_for(user: User, case_id: int) -> Case | None:

@@ -26,6 +26,8 @@ HANDLER_MODULES = (
     "workflow.services.cohorts",
     "workflow.services.seminars",
     "workflow.services.transfers",
+    "workflow.services.forms",
+    "workflow.services.campaigns",
 )
 
 

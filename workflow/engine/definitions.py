@@ -14,8 +14,6 @@ from typing import TYPE_CHECKING, Literal
 
 import yaml
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     PrivateAttr,
     ValidationError,
@@ -23,10 +21,18 @@ from pydantic import (
     model_validator,
 )
 
+from .forms import FormSpec
+from .labels import Labels, _Strict
+
 if TYPE_CHECKING:
     from .rubrics import Rubric
 
+# The roles of a participant's case (aksi perubahan), held through the case, its group and
+# its cohort. Other definitions declare their own roles (`roles:`).
 ROLES = ("trainee", "mentor", "executive", "coach", "examiner", "organizer")
+# A region-unit case's SLA may run until its campaign's deadline.
+CAMPAIGN_DATES = ("deadline",)
+BUILTIN_ROLES = ROLES
 COHORT_DATES = (
     "start_date",
     "proposal_deadline",
@@ -41,18 +47,6 @@ class DefinitionError(ValueError):
     pass
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Labels(_Strict):
-    id: str = Field(min_length=1)
-    en: str = Field(min_length=1)
-
-    def get(self, lang: str | None) -> str:
-        return self.en if lang == "en" else self.id
-
-
 class Phase(_Strict):
     key: str
     labels: Labels
@@ -65,8 +59,9 @@ class SLA(_Strict):
     @field_validator("until")
     @classmethod
     def _known_date(cls, v: str | None) -> str | None:
-        if v is not None and v not in COHORT_DATES:
-            raise ValueError(f"unknown cohort date {v!r}; use one of {', '.join(COHORT_DATES)}")
+        if v is not None and v not in COHORT_DATES + CAMPAIGN_DATES:
+            known = ", ".join(COHORT_DATES + CAMPAIGN_DATES)
+            raise ValueError(f"unknown date {v!r}; use one of {known}")
         return v
 
     @model_validator(mode="after")
@@ -151,10 +146,25 @@ class Transition(_Strict):
     approval: Literal["any", "all"] = "any"
     # What the user reads once it is done: a sentence, not the button's label.
     done: Labels | None = None
+    # A data form (its key) whose fields the actor gives reasons for, one per field
+    # ("returned: population does not match the census"); at least one is required.
+    form_reasons: str | None = None
 
     @property
     def needs_form(self) -> bool:
-        return self.comment != "none" or bool(self.fields)
+        return self.comment != "none" or bool(self.fields) or self.form_reasons is not None
+
+
+class RoleSpec(_Strict):
+    """A role a definition declares. `case`: named on each case (e.g. through the API);
+    `region`: held by a campaign member over every unit inside the member's region (the
+    camat's office over the pekon of its kecamatan)."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    labels: Labels
+    assignment: Literal["case", "region"]
+    # May be held for a while by an acting official (Plt./Plh./Pj.).
+    delegable: bool = True
 
 
 class Activity(_Strict):
@@ -255,6 +265,13 @@ class Definition(_Strict):
     key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     version: int = Field(ge=1)
     labels: Labels
+    # What a case is about: a trainee in a cohort, or one region unit of a campaign.
+    subject: Literal["participant", "region_unit"] = "participant"
+    # region_unit: the level of the units its campaigns cover.
+    unit_level: Literal["province", "regency", "district", "village"] | None = None
+    # Roles of its own (a participant's case also has the built-in ROLES).
+    roles: tuple[RoleSpec, ...] = ()
+    forms: tuple[FormSpec, ...] = ()
     initial: str
     phases: tuple[Phase, ...] = Field(min_length=1)
     states: tuple[State, ...] = Field(min_length=1)
@@ -274,6 +291,7 @@ class Definition(_Strict):
     _phases: dict[str, Phase] = PrivateAttr()
     _by_source: dict[tuple[str, str], list[Transition]] = PrivateAttr()
     _activities: dict[str, Activity] = PrivateAttr()
+    _roles: dict[str, RoleSpec] = PrivateAttr()
     _rubric: Rubric | None = PrivateAttr(default=None)
 
     # Derived lookups, built once after validation.
@@ -282,6 +300,7 @@ class Definition(_Strict):
         self._phases = {p.key: p for p in self.phases}
         self._by_source = {}
         self._activities = {a.key: a for a in self.activities}
+        self._roles = {r.key: r for r in self.roles}
         for t in self.transitions:
             for s in t.sources:
                 self._by_source.setdefault((s, t.trigger), []).append(t)
@@ -342,7 +361,21 @@ class Definition(_Strict):
     def role_label(self, role: str, lang: str | None) -> str | None:
         """The programme's own name for a role, if it has one."""
         labels = self.role_labels.get(role)
+        if labels is None and role in self._roles:
+            labels = self._roles[role].labels
         return labels.get(lang) if labels else None
+
+    @property
+    def role_keys(self) -> tuple[str, ...]:
+        """Every role that may own a state or act here."""
+        builtin = ROLES if self.subject == "participant" else ()
+        return builtin + tuple(r.key for r in self.roles)
+
+    def role_spec(self, key: str) -> RoleSpec | None:
+        return self._roles.get(key)
+
+    def form(self, key: str) -> FormSpec | None:
+        return next((f for f in self.forms if f.key == key), None)
 
 
 def _fail(source: str, item: str, message: str) -> DefinitionError:
@@ -356,6 +389,8 @@ def _check_semantics(
     known_activities: set[str] | None = None,
 ) -> None:
     src = d.source
+    known_roles = d.role_keys
+    _check_roles_and_forms(d)
     state_keys = [s.key for s in d.states]
     for key in {k for k in state_keys if state_keys.count(k) > 1}:
         raise _fail(src, f"states.{key}", "state declared twice")
@@ -366,7 +401,7 @@ def _check_semantics(
         if s.phase not in phase_keys:
             raise _fail(src, f"states.{s.key}.phase", f"unknown phase {s.phase!r}")
         for role in s.owners:
-            if role not in ROLES:
+            if role not in known_roles:
                 raise _fail(src, f"states.{s.key}.owners", f"unknown role {role!r}")
         if not s.terminal and not s.owners:
             raise _fail(src, f"states.{s.key}.owners", "a non-terminal state needs an owner")
@@ -376,7 +411,7 @@ def _check_semantics(
             if s not in state_keys:
                 raise _fail(src, item, f"unknown state {s!r}")
         for role in (*t.roles, *(t.notify or ())):
-            if role not in ROLES:
+            if role not in known_roles:
                 raise _fail(src, item, f"unknown role {role!r}")
         for g in t.guards:
             if g not in known_guards:
@@ -394,7 +429,7 @@ def _check_semantics(
             if f.type == "choice" and not f.choices:
                 raise _fail(src, f"{item}.fields.{f.name}", "a choice field needs choices")
     for role in d.role_labels:
-        if role not in ROLES:
+        if role not in known_roles:
             raise _fail(src, f"role_labels.{role}", f"unknown role {role!r}")
     for t in d.transitions:
         if t.approval == "all" and len(t.roles) < 2:
@@ -431,7 +466,7 @@ def _check_semantics(
             if d.state(s).terminal and s != follow_up_state:
                 raise _fail(src, item, f"terminal state {s!r} admits no activity")
         for role in (*a.roles, *a.notify):
-            if role not in ROLES:
+            if role not in known_roles:
                 raise _fail(src, item, f"unknown role {role!r}")
         names = [f.name for f in a.fields]
         if len(names) != len(set(names)):
@@ -460,6 +495,46 @@ def _check_semantics(
     for s in d.states:
         if not s.terminal and not d.transitions_from(s.key):
             raise _fail(src, f"states.{s.key}", "non-terminal state with no way out (dead end)")
+
+
+def _check_roles_and_forms(d: Definition) -> None:
+    src = d.source
+    keys = [r.key for r in d.roles]
+    for key in keys:
+        if keys.count(key) > 1:
+            raise _fail(src, f"roles.{key}", "role declared twice")
+        if key in BUILTIN_ROLES:
+            raise _fail(src, f"roles.{key}", "a built-in role of aksi perubahan cases")
+    if d.subject == "region_unit":
+        if d.unit_level is None:
+            raise _fail(src, "unit_level", "a region_unit definition names its units' level")
+        if not d.roles:
+            raise _fail(src, "roles", "a region_unit definition declares its roles")
+        if d.follow_up is not None or d.rubric is not None:
+            raise _fail(src, "subject", "follow-up and rubric are for participant cases")
+    elif d.unit_level is not None:
+        raise _fail(src, "unit_level", "only for subject: region_unit")
+    dates = CAMPAIGN_DATES if d.subject == "region_unit" else COHORT_DATES
+    for s in d.states:
+        if s.sla is not None and s.sla.until is not None and s.sla.until not in dates:
+            raise _fail(
+                src, f"states.{s.key}.sla.until", f"use one of {', '.join(dates)} for this subject"
+            )
+    state_keys = {s.key for s in d.states}
+    form_keys = [f.key for f in d.forms]
+    for f in d.forms:
+        item = f"forms.{f.key}"
+        if form_keys.count(f.key) > 1:
+            raise _fail(src, item, "form declared twice")
+        for role in f.editors:
+            if role not in d.role_keys:
+                raise _fail(src, f"{item}.editors", f"unknown role {role!r}")
+        for s in f.editable_in:
+            if s not in state_keys:
+                raise _fail(src, f"{item}.editable_in", f"unknown state {s!r}")
+    for t in d.transitions:
+        if t.form_reasons is not None and t.form_reasons not in form_keys:
+            raise _fail(src, f"transitions ({t.trigger})", f"unknown form {t.form_reasons!r}")
 
 
 def _check_follow_up(d: Definition) -> None:

@@ -7,26 +7,36 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from ._base import utcnow
+from .campaigns import Campaign
 from .evaluation import ScoreSheet
 from .implementation import FinalReport, MilestoneReport, UnitCoverage
-from .people import User
+from .people import Institution, Region, User
 from .programs import Cohort, Group
 from .proposals import ProposalSnapshot
 
 
 class Case(db.Model):
-    """One change action of one trainee, moving through its workflow definition."""
+    """One change action of one trainee (in a cohort), or one region unit of a campaign,
+    moving through its workflow definition."""
 
     __tablename__ = "cases"
     __table_args__ = (
         Index("ix_cases_cohort_state", "cohort_id", "state"),
         Index("ix_cases_due", "due_date"),
         Index("ix_cases_cohort_ndh", "cohort_id", "ndh", unique=True),
+        Index("ix_cases_campaign_region", "campaign_id", "region_id", unique=True),
+        Index("ix_cases_campaign_state", "campaign_id", "state"),
+        Index("ix_cases_region_code", "region_code"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
-    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id"))
+    # A participant's case has a cohort and a trainee; a region unit's a campaign and a unit.
+    cohort_id: Mapped[int | None] = mapped_column(ForeignKey("cohorts.id"))
     group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id"), index=True)
-    trainee_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    trainee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"))
+    # The unit's official code, kept here for the region-scoped role test (see CampaignMember).
+    region_code: Mapped[str | None] = mapped_column(String(40))
     mentor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     executive_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     # Nomor daftar hadir: the trainee's number in the cohort's attendance list.
@@ -68,9 +78,11 @@ class Case(db.Model):
     # Optimistic locking: an UPDATE that finds another version raises StaleDataError.
     __mapper_args__ = {"version_id_col": version}
 
-    cohort: Mapped[Cohort] = relationship()
+    cohort: Mapped[Cohort | None] = relationship()
     group: Mapped[Group | None] = relationship()
-    trainee: Mapped[User] = relationship(foreign_keys=[trainee_id])
+    trainee: Mapped[User | None] = relationship(foreign_keys=[trainee_id])
+    campaign: Mapped[Campaign | None] = relationship()
+    region: Mapped[Region | None] = relationship()
     mentor: Mapped[User | None] = relationship(foreign_keys=[mentor_id])
     executive: Mapped[User | None] = relationship(foreign_keys=[executive_id])
     milestones: Mapped[list[Milestone]] = relationship(
@@ -107,6 +119,17 @@ class Case(db.Model):
         "resources",
     )
     PROPOSAL_LIST_FIELDS = ("stakeholders", "team", "risks")
+
+    @property
+    def container(self) -> Cohort | Campaign:
+        """What sets its dates and calendar: the cohort, or the campaign."""
+        return self.cohort if self.cohort is not None else self.campaign
+
+    @property
+    def institution(self) -> Institution | None:
+        if self.campaign is not None:
+            return self.campaign.institution
+        return self.cohort.program.institution if self.cohort is not None else None
 
     def proposal_content(self) -> dict:
         """The proposal as plain data: what a submission snapshots and a diff compares."""

@@ -60,7 +60,8 @@ class StateVisit(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     # Copied from the case so per-cohort statistics need no join.
-    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"))
+    # None for a campaign's case (its stays are counted per campaign from the cases).
+    cohort_id: Mapped[int | None] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"))
     state: Mapped[str] = mapped_column(String(40))
     entered_at: Mapped[datetime]
     left_at: Mapped[datetime]

@@ -62,6 +62,9 @@ class Region(db.Model):
     level: Mapped[str] = mapped_column(String(20))
     name: Mapped[str] = mapped_column(String(200))
     code: Mapped[str | None] = mapped_column(String(20), unique=True)
+    # desa, kelurahan, pekon, nagari, gampong… (villages), kabupaten or kota (regencies).
+    kind: Mapped[str | None] = mapped_column(String(20))
+    updated_at: Mapped[datetime | None]
 
     parent: Mapped[Region | None] = relationship(remote_side=[id], back_populates="children")
     children: Mapped[list[Region]] = relationship(back_populates="parent")
@@ -105,6 +108,8 @@ class User(UserMixin, db.Model):
     session_version: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     institution_id: Mapped[int | None] = mapped_column(ForeignKey("institutions.id"))
     agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"), index=True)
+    # The region the person's office serves (a pekon office, a kecamatan, a regency).
+    office_region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)
     is_admin: Mapped[bool] = mapped_column(default=False)
     # A national administrator (e.g. at LAN) searches the repository of every institution;
     # it grants nothing else.
@@ -115,6 +120,7 @@ class User(UserMixin, db.Model):
 
     institution: Mapped[Institution | None] = relationship()
     agency: Mapped[Agency | None] = relationship()
+    office_region: Mapped[Region | None] = relationship()
     api_tokens: Mapped[list[ApiToken]] = relationship(
         back_populates="user", cascade="all, delete-orphan", order_by="ApiToken.id"
     )

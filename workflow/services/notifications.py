@@ -8,20 +8,58 @@ from datetime import datetime
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
+from sqlalchemy import func, literal, or_, select, update
 from sqlalchemy.orm import aliased
 
 from ..engine import registry
 from ..engine.definitions import Definition
 from ..extensions import db
-from ..models import AuditEvent, Case, CohortMember, Notification, User
+from ..models import (
+    AuditEvent,
+    CampaignMember,
+    Case,
+    CaseAssignment,
+    CohortMember,
+    Notification,
+    User,
+)
 from ..models._base import utcnow
 
 LANGS = ("id", "en")
 
 
+def declared_holders(case: Case, role: str) -> set[int]:
+    """User ids holding a role a definition declares on `case` (named on the case, or a
+    campaign member whose region holds the case's unit)."""
+    if registry.role_assignment(role) == "case":
+        return set(
+            db.session.scalars(
+                select(CaseAssignment.user_id).where(
+                    CaseAssignment.case_id == case.id, CaseAssignment.role == role
+                )
+            )
+        )
+    if case.campaign_id is None or not case.region_code:
+        return set()
+    code = case.region_code
+    return set(
+        db.session.scalars(
+            select(CampaignMember.user_id).where(
+                CampaignMember.campaign_id == case.campaign_id,
+                CampaignMember.role == role,
+                or_(
+                    CampaignMember.region_code == code,
+                    literal(code).like(CampaignMember.region_code.concat(".%")),
+                ),
+            )
+        )
+    )
+
+
 def holders(case: Case, role: str) -> set[int]:
     """User ids holding `role` on `case`."""
+    if registry.role_assignment(role) is not None:
+        return declared_holders(case, role)
     if role in ("trainee", "mentor", "executive"):
         uid = getattr(case, f"{role}_id")
         return {uid} if uid else set()

@@ -20,6 +20,7 @@ from ..extensions import db
 from ..models import (
     Approval,
     AuditEvent,
+    Campaign,
     Case,
     Institution,
     InstitutionHoliday,
@@ -115,8 +116,8 @@ def due_date_for(
     if sla is None:
         return None
     if sla.until:
-        return case.cohort.phase_date(sla.until)
-    zone, days_off = calendar or zone_and_days_off(case.cohort)
+        return case.container.phase_date(sla.until)
+    zone, days_off = calendar or zone_and_days_off(case.container)
     return add_working_days(local_date(entered, zone), sla.working_days, days_off)
 
 
@@ -124,7 +125,7 @@ def leave_state(
     case: Case, now: datetime, calendar: tuple[str, frozenset[date]] | None = None
 ) -> StateVisit:
     """The finished stay in the case's current state, in working days of its cohort."""
-    zone, days_off = calendar or zone_and_days_off(case.cohort)
+    zone, days_off = calendar or zone_and_days_off(case.container)
     days = working_days_between(
         local_date(case.state_entered_at, zone), local_date(now, zone), days_off
     )
@@ -139,8 +140,11 @@ def leave_state(
 
 
 def zone_and_days_off(cohort) -> tuple[str, frozenset[date]]:
-    """The cohort's institution's zone and extra days off, in one query rather than loading
-    the program, the institution and then its holidays (three)."""
+    """The cohort's (or campaign's) institution's zone and extra days off, in one query
+    rather than loading the program, the institution and then its holidays (three)."""
+    if isinstance(cohort, Campaign):
+        institution = cohort.institution
+        return institution.timezone, extra_days_off(institution.id)
     if cohort.program_id is not None:
         rows = db.session.execute(
             db.select(Institution.timezone, InstitutionHoliday.day)
@@ -247,6 +251,12 @@ def perform(
         raise Conflict(CONFLICT)
     candidates = [t for t in definition.candidates(case.state, trigger) if roles & set(t.roles)]
     clean_comment, clean_data = checked_input(candidates[0], comment, data)
+    reasons_form = definition.form(candidates[0].form_reasons or "")
+    if reasons_form is not None:
+        from . import forms as data_forms
+
+        # Returned with a reason beside each field that needs fixing (Blocked when none).
+        clean_data["reasons"] = data_forms.clean_reasons(reasons_form, data)
     transition, reasons = choose(case, definition, candidates)
     if transition is None:
         raise Blocked(_l("This action is blocked."), reasons)
@@ -273,7 +283,7 @@ def perform(
         # otherwise flush a half-changed case, UPDATE it twice and bump its version twice.
         with db.session.no_autoflush:
             dest = machine.fire(source, transition)
-            calendar = zone_and_days_off(case.cohort)
+            calendar = zone_and_days_off(case.container)
             due = due_date_for(case, definition, dest, now, calendar)
             for name in transition.effects:
                 EFFECTS[name](case, definition)
@@ -305,6 +315,8 @@ def perform(
             row.created_at = now
         db.session.add_all(signatures)
         db.session.flush()
+        if reasons_form is not None:
+            data_forms.record_reasons(case, reasons_form, clean_data["reasons"], actor, now)
         seminar_kind = definition.state(source).seminar
         if seminar_kind and dest != source:
             _cancel_unheld_seminars(case, seminar_kind, now)
@@ -529,7 +541,7 @@ def migrate_case(
         with db.session.no_autoflush:
             visit = None
             if step.to_state != case.state:
-                calendar = zone_and_days_off(case.cohort)
+                calendar = zone_and_days_off(case.container)
                 visit = leave_state(case, now, calendar)
                 case.state_entered_at = now
                 case.due_date = due_date_for(case, target, step.to_state, now, calendar)

@@ -1,0 +1,6 @@
+"""(being written) API v1: regions. Routes attach to blueprints.api.bp; PATHS/SCHEMAS below."""
+
+from __future__ import annotations
+
+PATHS: dict = {}
+SCHEMAS: dict = {}

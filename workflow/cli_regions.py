@@ -1,0 +1,3 @@
+"""(being written) flask aksi regions load."""
+
+from __future__ import annotations
