@@ -32,6 +32,7 @@ MODULES = (
     "regions",
     "forms",
     "campaigns",
+    "reach",
 )
 
 

@@ -13,10 +13,11 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import exists, select
 
+from workflow.engine import registry
 from workflow.extensions import db
 from workflow.models import Case
 from workflow.permissions import ROLE_LABELS as CASE_ROLE_LABELS
-from workflow.permissions import ROLES, role_conditions
+from workflow.permissions import role_conditions
 
 ROLE_LABELS = {**CASE_ROLE_LABELS, "admin": _l("Admin")}
 LANGUAGES = {"id": "Bahasa Indonesia", "en": "English"}
@@ -82,12 +83,13 @@ def user_roles(user) -> list[str]:
         return []
     cache = g.setdefault("_aksi_roles", {})
     if user.id not in cache:
-        checks = [(r, c) for r in ROLES for c in role_conditions(user, r)]
+        known = registry.roles()
+        checks = [(r, c) for r in known for c in role_conditions(user, r)]
         row = db.session.execute(
             select(*[exists(select(Case.id).where(c)) for _, c in checks])
         ).one()
         held = {r for (r, _), yes in zip(checks, row, strict=True) if yes}
-        roles = [r for r in ROLES if r in held]
+        roles = [r for r in known if r in held]
         if user.is_admin:
             roles.append("admin")
         cache[user.id] = roles
@@ -101,6 +103,11 @@ def role_label(role: str, definition=None) -> str:
         own = definition.role_label(role, str(get_locale() or "id"))
         if own:
             return own
+    if role not in ROLE_LABELS:
+        # A role a definition declares (operator, camat): its own label.
+        for d in registry.all():
+            if d.role_spec(role) is not None:
+                return d.role_label(role, str(get_locale() or "id"))
     return str(ROLE_LABELS.get(role, role))
 
 

@@ -20,11 +20,12 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RoutingException
 
 from workflow.extensions import csrf, db
-from workflow.models import AuditEvent, Case, Cohort, Program, User
+from workflow.models import AuditEvent, Campaign, Case, Cohort, Program, User
 from workflow.permissions import cases_visible_to, get_case_for
 from workflow.services import Blocked, WorkflowError, accounts, definition_of, perform
 from workflow.services.actions import available_actions, is_overdue
 from workflow.services.evaluation import score_event_filter
+from workflow.services.notifications import unit_name
 
 from . import errors, openapi
 
@@ -300,10 +301,51 @@ def _person(user: User | None) -> dict | None:
     return None if user is None else {"id": user.id, "name": user.name}
 
 
+def case_subject(case: Case, definition) -> dict:
+    """What the case is about: a participant (trainee in a cohort) or a region unit (a
+    unit of a campaign)."""
+    if definition.subject == "region_unit":
+        region, campaign = case.region, case.campaign
+        return {
+            "kind": "region_unit",
+            "region": None
+            if region is None
+            else {
+                "code": region.code,
+                "name": region.name,
+                "level": region.level,
+                "label": unit_name(region),
+            },
+            "campaign": None
+            if campaign is None
+            else {
+                "id": campaign.id,
+                "name": campaign.name,
+                "deadline": campaign.deadline.isoformat(),
+            },
+        }
+    cohort = case.cohort
+    return {
+        "kind": "participant",
+        "trainee": _person(case.trainee),
+        "cohort": None if cohort is None else {"id": cohort.id, "name": cohort.name},
+    }
+
+
+# Everything a summary shows, loaded with the rows: no query per case.
+SUMMARY_LOADS = (
+    joinedload(Case.trainee),
+    joinedload(Case.cohort).joinedload(Cohort.program).joinedload(Program.institution),
+    joinedload(Case.region),
+    joinedload(Case.campaign).joinedload(Campaign.institution),
+)
+
+
 def case_summary(case: Case) -> dict:
     lang = g.api_lang
     definition = definition_of(case)
     state = definition.state(case.state)
+    cohort = case.cohort
     return {
         "id": case.id,
         "title": case.title,
@@ -314,8 +356,10 @@ def case_summary(case: Case) -> dict:
         "due_date": case.due_date.isoformat() if case.due_date else None,
         "overdue": is_overdue(case),
         "version": case.version,
+        # Kept for participant cases' clients; null for a region unit's case.
         "trainee": _person(case.trainee),
-        "cohort": {"id": case.cohort.id, "name": case.cohort.name},
+        "cohort": None if cohort is None else {"id": cohort.id, "name": cohort.name},
+        "subject": case_subject(case, definition),
     }
 
 
@@ -340,7 +384,7 @@ def _milestone(m) -> dict:
     }
 
 
-def _action(action) -> dict:
+def _action(action, definition=None) -> dict:
     lang = g.api_lang
     return {
         "trigger": action.trigger,
@@ -361,6 +405,24 @@ def _action(action) -> dict:
         ],
         "blocked": action.blocked,
         "blocked_reasons": [str(r) for r in action.blocked_reasons],
+        "reasons": _reasons_of(action, definition),
+    }
+
+
+def _reasons_of(action, definition) -> dict | None:
+    """For an action that returns a data form with a reason per field (form_reasons): the
+    form and its fields; send `data.reasons` = {field: reason}, at least one."""
+    if action.form_reasons is None:
+        return None
+    form = definition.form(action.form_reasons) if definition is not None else None
+    if form is None:
+        return {"form": action.form_reasons, "fields": []}
+    lang = g.api_lang
+    return {
+        "form": form.key,
+        "fields": [
+            {"name": f.name, "label": f.labels.get(lang)} for f in form.all_fields().values()
+        ],
     }
 
 
@@ -385,7 +447,7 @@ def case_detail(case: Case, user: User) -> dict:
             "milestones": [_milestone(m) for m in case.milestones],
             "final_score": case.final_score,
             "predicate": case.predicate,
-            "actions": [_action(a) for a in available_actions(case, user)],
+            "actions": [_action(a, definition) for a in available_actions(case, user)],
         }
     )
     return body
@@ -429,10 +491,7 @@ def list_cases():
     total = db.session.scalar(select(func.count()).select_from(scoped.subquery()))
     # Everything a summary shows comes in this one query: no query per case.
     rows = db.session.scalars(
-        scoped.options(
-            joinedload(Case.trainee),
-            joinedload(Case.cohort).joinedload(Cohort.program).joinedload(Program.institution),
-        )
+        scoped.options(*SUMMARY_LOADS)
         .order_by(Case.id)
         .limit(per_page)
         .offset((page - 1) * per_page)
@@ -498,6 +557,7 @@ from . import (  # noqa: E402, F401
     api_implementation,
     api_notifications,
     api_proposals,
+    api_reach,
     api_regions,
     api_repository,
     api_reviews,

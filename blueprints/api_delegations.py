@@ -9,7 +9,6 @@ from sqlalchemy.orm import joinedload
 
 from workflow.extensions import db
 from workflow.models import Delegation, User
-from workflow.permissions import DELEGABLE
 from workflow.services import Blocked, WorkflowError
 from workflow.services import delegations as service
 
@@ -185,7 +184,11 @@ SCHEMAS = {
             },
             "principal": _PERSON,
             "delegate": _PERSON,
-            "role": {"type": "string", "enum": list(DELEGABLE)},
+            "role": {
+                "type": "string",
+                "description": "mentor, executive, coach, examiner, organizer, or a role a "
+                "definition declares delegable (e.g. camat).",
+            },
             "kind": {"type": "string", "enum": list(service.KINDS)},
             "kind_label": {"type": "string", "enum": list(service.KIND_ABBREVIATIONS.values())},
             "starts_on": {"type": "string", "format": "date"},
@@ -222,7 +225,11 @@ SCHEMAS = {
                 "person only for an organizer of a cohort where they hold the role.",
             },
             "delegate_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
-            "role": {"type": "string", "enum": list(DELEGABLE)},
+            "role": {
+                "type": "string",
+                "description": "mentor, executive, coach, examiner, organizer, or a role a "
+                "definition declares delegable (e.g. camat).",
+            },
             "kind": {"type": "string", "enum": list(service.KINDS)},
             "starts_on": {"type": "string", "format": "date"},
             "ends_on": {"type": "string", "format": "date"},

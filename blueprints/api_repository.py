@@ -49,8 +49,15 @@ def _row(r: repo.Row) -> dict:
     }
 
 
+# The page's form sends an empty value for "all"; an API client sending one meant a number.
+_INTEGER_ARGS = ("institution", "agency", "year", "page", "per_page")
+
+
 def _query() -> repo.SearchQuery:
     sq, problems = repo.parse_query(request.args)
+    for name in _INTEGER_ARGS:
+        if name in request.args and not request.args[name].strip():
+            problems[name] = str(repo.PROBLEMS["filter"])
     if problems:
         raise ApiError(400, _l("Some parameters are not valid."), fields=problems)
     return sq

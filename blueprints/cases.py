@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from jinja2 import TemplateNotFound
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
+from werkzeug.routing import BuildError
 
 from workflow.engine.definitions import Labels
 from workflow.extensions import db
@@ -20,6 +22,7 @@ from workflow.services import Conflict, WorkflowError, definition_of, perform
 from workflow.services.actions import available_actions, is_overdue
 from workflow.services.evaluation import score_event_filter
 from workflow.services.milestones import STATUS_LABELS
+from workflow.services.notifications import case_subject, unit_chain
 from workflow.services.workflow import approval_status, awaited_roles
 
 from ._web import is_htmx, label, localdate, localtime, page_or_fragment, role_label
@@ -158,7 +161,7 @@ def timeline(case: Case, definition) -> list[dict]:
         .options(selectinload(AuditEvent.actor), selectinload(AuditEvent.on_behalf_of))
         .order_by(AuditEvent.seq.desc())
     ).all()
-    institution = case.cohort.program.institution
+    institution = case.institution
     rows = []
     for e in events:
         labels = MIGRATED if e.trigger == "migrated" else definition.labels_of(e.trigger)
@@ -202,6 +205,90 @@ def done_notice(definition, trigger: str, event) -> str:
     return _("Done: %(action)s.", action=label(labels) if labels else trigger)
 
 
+def _form_url(case: Case, form_key: str) -> str | None:
+    """The page that fills a data form of the case, once the forms pages are there."""
+    for endpoint in ("forms.fill", "forms.page"):
+        try:
+            return url_for(endpoint, case_id=case.id, form_key=form_key)
+        except BuildError:
+            continue
+    return None
+
+
+def _has_template(name: str) -> bool:
+    try:
+        current_app.jinja_env.get_template(name)
+    except TemplateNotFound:
+        return False
+    return True
+
+
+def subject_context(case: Case, definition) -> dict:
+    """What the case page's header names: for a region unit, the unit with its parents, the
+    campaign, and the definition's data forms (with the page that fills each)."""
+    if definition.subject != "region_unit":
+        return {}
+    context = {
+        "unit_chain": unit_chain(case.region),
+        "campaign": case.campaign,
+        # The forms pages' own summary (progress, reasons, links) when they ship one.
+        "forms_summary": _has_template("forms/_summary.html"),
+        "data_forms": [],
+    }
+    if not context["forms_summary"] and definition.forms:
+        roles = roles_on_case(current_user, case)
+        context["data_forms"] = [
+            {
+                "spec": f,
+                "url": _form_url(case, f.key),
+                "editable": case.state in f.editable_in and bool(roles & set(f.editors)),
+            }
+            for f in definition.forms
+        ]
+    return context
+
+
+def form_reasons_spec(definition, state: str, trigger: str):
+    """The data form whose fields `trigger` takes a reason for, from this state (or None)."""
+    for t in definition.candidates(state, trigger):
+        if t.form_reasons:
+            return definition.form(t.form_reasons)
+    return None
+
+
+def typed_reasons(form) -> dict[str, str]:
+    """The reason boxes as typed (`reasons-<field>`), the blank ones left out."""
+    typed = {}
+    for name in form.all_fields():
+        text = request.form.get(f"reasons-{name}") or ""
+        if text.strip():
+            typed[name] = text
+    return typed
+
+
+def reason_errors(form, field_errors: dict) -> dict[str, str]:
+    """The refusal's messages that belong beside a reason box, by field name; "" for the
+    reasons as a whole (none given)."""
+    names = set(form.all_fields())
+    found = {}
+    for key, message in field_errors.items():
+        name = key
+        for prefix in ("reasons.", "reasons-"):
+            if key.startswith(prefix):
+                name = key.removeprefix(prefix)
+        if name in names:
+            found[name] = str(message)
+        elif key == "reasons":
+            found[""] = str(message)
+    return found
+
+
+@bp.app_template_global("case_subject")
+def _case_subject(case: Case) -> tuple[str, str]:
+    """(trainee or unit, cohort or campaign) for a list row."""
+    return case_subject(case)
+
+
 def status_context(case: Case, *, error: dict | None = None, notice: str | None = None) -> dict:
     definition = definition_of(case)
     state = definition.state(case.state)
@@ -213,7 +300,7 @@ def status_context(case: Case, *, error: dict | None = None, notice: str | None 
         "state": state,
         "phases": phases_of(definition, case.state),
         "overdue": is_overdue(case),
-        "institution": case.cohort.program.institution,
+        "institution": case.institution,
         "actions": available_actions(case, current_user),
         "approvals": approvals,
         "awaited": awaited,
@@ -228,7 +315,12 @@ def status_context(case: Case, *, error: dict | None = None, notice: str | None 
 @login_required
 def show(case_id: int):
     case = load_case(case_id)
-    return page_or_fragment("cases/show.html", "cases/_status.html", **status_context(case))
+    return page_or_fragment(
+        "cases/show.html",
+        "cases/_status.html",
+        **status_context(case),
+        **subject_context(case, definition_of(case)),
+    )
 
 
 @bp.post("/<int:case_id>/actions/<trigger>")
@@ -242,6 +334,9 @@ def act(case_id: int, trigger: str):
     specs = definition.fields_of(trigger)
     comment = request.form.get("comment")
     data = {name: request.form.get(name, "") for name in specs}
+    reasons_form = form_reasons_spec(definition, case.state, trigger)
+    if reasons_form is not None:
+        data["reasons"] = typed_reasons(reasons_form)
     try:
         event = perform(
             case, trigger, current_user, comment=comment, data=data, expected_version=version
@@ -250,12 +345,19 @@ def act(case_id: int, trigger: str):
         message = str(exc.message)
         if isinstance(exc, Conflict):
             message = _("Someone else changed this case meanwhile. Here is its current state.")
+        shown = {str(v) for v in exc.fields.values()}
         error = {
             "trigger": trigger,
             "message": message,
-            "reasons": [str(r) for r in exc.reasons if str(r) not in exc.fields.values()],
+            "reasons": [str(r) for r in exc.reasons if str(r) not in shown],
             "field_errors": exc.fields,
-            "typed": {"comment": comment or "", **data},
+            "reason_errors": reason_errors(reasons_form, exc.fields) if reasons_form else {},
+            "typed": {
+                "comment": comment or "",
+                **data,
+                # As the boxes are named, for the forms pages' reason partial.
+                **{f"reasons-{k}": v for k, v in (data.get("reasons") or {}).items()},
+            },
         }
         return page_or_fragment(
             "cases/show.html",
@@ -263,6 +365,7 @@ def act(case_id: int, trigger: str):
             exc.status,
             on_case_page=_from_case_page(case),
             **status_context(case, error=error),
+            **subject_context(case, definition),
         )
     notice = done_notice(definition, trigger, event)
     if is_htmx():
@@ -271,6 +374,7 @@ def act(case_id: int, trigger: str):
             "cases/_act_response.html",
             on_case_page=_from_case_page(case),
             **status_context(case, notice=notice),
+            **subject_context(case, definition),
         )
     flash(notice, "success")
     return redirect(url_for("cases.show", case_id=case.id))

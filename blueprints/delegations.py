@@ -20,7 +20,7 @@ from sqlalchemy.orm import joinedload
 
 from workflow.extensions import db
 from workflow.models import Delegation, User
-from workflow.permissions import DELEGABLE, get_case_for
+from workflow.permissions import DELEGABLE, delegable_roles, get_case_for
 from workflow.services import WorkflowError
 from workflow.services import delegations as service
 
@@ -43,6 +43,18 @@ FORM_FIELDS = (
 )
 
 
+def _role_choices(own_roles: list[str], organized_pairs) -> list[str]:
+    """An organizer may delegate any built-in role (and a campaign's institution admin the
+    declared roles of its people); a principal only a role they hold."""
+    if not organized_pairs:
+        return own_roles
+    roles = {role for _person, role in organized_pairs}
+    builtin = list(DELEGABLE) if roles & set(DELEGABLE) else []
+    return list(
+        dict.fromkeys([*own_roles, *builtin, *(r for r in delegable_roles() if r in roles)])
+    )
+
+
 def _page(*, typed: dict | None = None, errors: dict | None = None, message=None, status=200):
     user = current_user._get_current_object()
     today = service.today_for(user)
@@ -55,8 +67,9 @@ def _page(*, typed: dict | None = None, errors: dict | None = None, message=None
         .order_by(Delegation.starts_on.desc(), Delegation.id.desc())
     ).all()
     # One entry per person the organizer may set a delegation for.
-    organized = list({p.id: p for p, _role in service.principals_organized_by(user)}.values())
-    own_roles = [r for r in DELEGABLE if service.holds_role(user, r)]
+    organized_pairs = service.principals_organized_by(user)
+    organized = list({p.id: p for p, _role in organized_pairs}.values())
+    own_roles = [r for r in delegable_roles() if service.holds_role(user, r)]
     return (
         render_template(
             "delegations/index.html",
@@ -72,8 +85,9 @@ def _page(*, typed: dict | None = None, errors: dict | None = None, message=None
             ],
             today=today,
             own_roles=own_roles,
-            # An organizer may delegate either role; a principal only a role they hold.
-            role_choices=list(DELEGABLE) if organized else own_roles,
+            # An organizer may delegate the roles of the people they organize; a principal
+            # only a role they hold.
+            role_choices=_role_choices(own_roles, organized_pairs),
             organized=organized,
             candidates=service.candidates_for(user),
             typed=typed or {"kind": "plh", "starts_on": today.isoformat()},
@@ -81,7 +95,7 @@ def _page(*, typed: dict | None = None, errors: dict | None = None, message=None
             message=message,
             KIND_LABELS=service.KIND_LABELS,
             KIND_ABBREVIATIONS=service.KIND_ABBREVIATIONS,
-            ROLE_LABELS=service.ROLE_LABELS,
+            ROLE_LABELS=service.role_labels(),
             STATUS_LABELS=service.STATUS_LABELS,
         ),
         status,
@@ -131,7 +145,7 @@ def create():
             "%(name)s acts as %(kind)s %(role)s from %(start)s to %(end)s.",
             name=delegation.delegate.name,
             kind=service.KIND_ABBREVIATIONS[delegation.kind],
-            role=service.ROLE_LABELS[delegation.role],
+            role=service.role_label(delegation.role),
             start=localdate(delegation.starts_on),
             end=localdate(delegation.ends_on),
         ),
@@ -171,6 +185,13 @@ def proposal_pdf(case_id: int):
     return response
 
 
+class _RoleLabels:
+    """DELEGATION_ROLE_LABELS[role] in templates: a role's name, looked up when read."""
+
+    def __getitem__(self, role: str) -> str:
+        return service.role_label(role)
+
+
 def init_app(app: Flask) -> None:
     app.register_blueprint(printing_bp)
 
@@ -186,5 +207,5 @@ def init_app(app: Flask) -> None:
             "acting_now": acting_now,
             "acting_abbreviation": service.acting_abbreviation,
             "KIND_ABBREVIATIONS": service.KIND_ABBREVIATIONS,
-            "DELEGATION_ROLE_LABELS": service.ROLE_LABELS,
+            "DELEGATION_ROLE_LABELS": _RoleLabels(),
         }

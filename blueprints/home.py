@@ -4,17 +4,19 @@ every case the user can see."""
 from __future__ import annotations
 
 from flask import Blueprint, render_template
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy.orm import joinedload
 
 from workflow.extensions import db
-from workflow.models import Case, Cohort, Program
+from workflow.models import Campaign, Case, Cohort, Program
 from workflow.permissions import cases_awaiting, cases_visible_to
 from workflow.services import definition_of, progress
 from workflow.services.actions import is_overdue
 from workflow.services.evaluation import awaiting_finalize, finalizer_roles
+from workflow.services.notifications import case_subject
 
-from ._web import user_roles
+from ._web import label, user_roles
 
 bp = Blueprint("home", __name__)
 
@@ -26,6 +28,9 @@ def _eager(query):
     return query.options(
         joinedload(Case.trainee),
         joinedload(Case.cohort).joinedload(Cohort.program).joinedload(Program.institution),
+        # A region unit's case: its unit and its campaign (whose institution dates it).
+        joinedload(Case.region),
+        joinedload(Case.campaign).joinedload(Campaign.institution),
     )
 
 
@@ -35,11 +40,28 @@ def _ordered(query):
 
 def row(case: Case) -> dict:
     definition = definition_of(case)
+    subject, context = case_subject(case)
     return {
         "case": case,
         "state": definition.state(case.state),
         "overdue": is_overdue(case),
+        # Who or what it is about (trainee or unit) and where (cohort or campaign); a
+        # region unit's case has no title of its own: its flow names it.
+        "subject": subject,
+        "context": context,
+        "title": case.title or (label(definition.labels) if case.region_id is not None else ""),
     }
+
+
+def columns(rows: list[dict]) -> dict:
+    """The table's headings for what its rows are about: trainees, units, or both."""
+    units = any(r["case"].region_id is not None for r in rows)
+    people = any(r["case"].region_id is None for r in rows)
+    if units and not people:
+        return {"subject": _("Unit"), "context": _("Campaign")}
+    if units:
+        return {"subject": _("Trainee or unit"), "context": _("Cohort or campaign")}
+    return {"subject": _("Trainee"), "context": _("Cohort")}
 
 
 @bp.get("/")
@@ -63,6 +85,7 @@ def index():
         ]
     mine = progress.trainee_milestones(current_user) if "trainee" in roles else None
     to_verify = progress.awaiting_verification_for(current_user) if "mentor" in roles else []
+    visible = [row(c) for c in page.items]
     return render_template(
         "home/index.html",
         returned=mine.returned if mine else [],
@@ -70,6 +93,7 @@ def index():
         to_verify=to_verify,
         awaiting=[row(c) for c in awaiting],
         ready=[row(c) for c in ready],
-        visible=[row(c) for c in page.items],
+        visible=visible,
+        columns=columns(visible),
         page=page,
     )

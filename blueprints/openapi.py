@@ -75,6 +75,7 @@ SCHEMAS = {
             "version",
             "trainee",
             "cohort",
+            "subject",
         ],
         "properties": {
             "id": INTEGER,
@@ -89,8 +90,46 @@ SCHEMAS = {
                 "type": "integer",
                 "description": "Optimistic-lock version; send it back in If-Match.",
             },
-            "trainee": _ref("Person"),
-            "cohort": _ref("Person"),
+            "trainee": _nullable(_ref("Person")),
+            "cohort": _nullable(_ref("Person")),
+            "subject": _ref("CaseSubject"),
+        },
+    },
+    "CaseSubject": {
+        "type": "object",
+        "description": "What the case is about: a participant (trainee and cohort) or a "
+        "region unit (its region and campaign).",
+        "required": ["kind"],
+        "properties": {
+            "kind": {"type": "string", "enum": ["participant", "region_unit"]},
+            "trainee": _nullable(_ref("Person")),
+            "cohort": _nullable(_ref("Person")),
+            "region": _nullable(
+                {
+                    "type": "object",
+                    "required": ["code", "name", "level", "label"],
+                    "properties": {
+                        "code": _nullable(STRING),
+                        "name": STRING,
+                        "level": {
+                            "type": "string",
+                            "enum": ["province", "regency", "district", "village"],
+                        },
+                        "label": {"type": "string", "description": "e.g. Pekon Tanjung Raya"},
+                    },
+                }
+            ),
+            "campaign": _nullable(
+                {
+                    "type": "object",
+                    "required": ["id", "name", "deadline"],
+                    "properties": {
+                        "id": INTEGER,
+                        "name": STRING,
+                        "deadline": {"type": "string", "format": "date"},
+                    },
+                }
+            ),
         },
     },
     "CaseList": {
@@ -165,6 +204,7 @@ SCHEMAS = {
             "fields",
             "blocked",
             "blocked_reasons",
+            "reasons",
         ],
         "properties": {
             "trigger": STRING,
@@ -179,6 +219,25 @@ SCHEMAS = {
                 "items": STRING,
                 "description": "Why the action would be refused now (empty: it would go through).",
             },
+            "reasons": _nullable(
+                {
+                    "type": "object",
+                    "description": "The action returns a data form with a reason per field: "
+                    "send data.reasons = {field: reason}, at least one.",
+                    "required": ["form", "fields"],
+                    "properties": {
+                        "form": STRING,
+                        "fields": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["name", "label"],
+                                "properties": {"name": STRING, "label": STRING},
+                            },
+                        },
+                    },
+                }
+            ),
         },
     },
     "Case": {
@@ -238,7 +297,8 @@ SCHEMAS = {
             "data": _nullable(
                 {
                     "type": "object",
-                    "description": "Values of the fields the action collects, by name.",
+                    "description": "Values of the fields the action collects, by name; "
+                    "for an action with `reasons`, `reasons`: {field: reason}.",
                     "additionalProperties": True,
                 }
             ),
@@ -463,6 +523,7 @@ EXTENSIONS = (
     "api_regions",
     "api_forms",
     "api_campaigns",
+    "api_reach",
 )
 
 

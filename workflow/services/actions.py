@@ -13,7 +13,7 @@ from ..engine.definitions import FieldSpec, Labels, Transition
 from ..engine.machine import approval_step
 from ..models import Case, User
 from ..models._base import utcnow
-from ..permissions import roles_on_case
+from ..permissions import DEFAULT_ZONE, roles_on_case
 from .calendar import local_date
 from .workflow import approvals_so_far, choose, definition_of
 
@@ -30,6 +30,8 @@ class Action:
     comment_labels: Labels | None = None
     # Reasons (lazy strings) the guards give now; empty when the action would go through.
     blocked_reasons: list = field(default_factory=list)
+    # A data form of the case whose fields the actor may give a reason for (a return).
+    form_reasons: str | None = None
 
     @property
     def blocked(self) -> bool:
@@ -37,7 +39,7 @@ class Action:
 
     @property
     def needs_form(self) -> bool:
-        return self.comment != "none" or bool(self.fields)
+        return self.comment != "none" or bool(self.fields) or self.form_reasons is not None
 
     def label(self, lang: str | None) -> str:
         return self.labels.get(lang)
@@ -83,6 +85,7 @@ def available_actions(case: Case, user: User | None) -> list[Action]:
                 fields=first.fields,
                 comment_labels=first.comment_labels,
                 blocked_reasons=[] if chosen is not None else list(reasons),
+                form_reasons=first.form_reasons,
             )
         )
     # Case-wide activities (e.g. the organizer extending a deadline) sit beside them.
@@ -106,8 +109,9 @@ def field_choices(spec: FieldSpec, lang: str | None) -> list[tuple[str, str]]:
 
 
 def local_today(case: Case) -> date:
-    """Today in the case's institution zone (WIB/WITA/WIT)."""
-    return local_date(utcnow(), case.cohort.program.institution.timezone)
+    """Today in the case's institution zone (WIB/WITA/WIT): its cohort's or its campaign's."""
+    institution = case.institution
+    return local_date(utcnow(), institution.timezone if institution else DEFAULT_ZONE)
 
 
 def is_overdue(case: Case, today: date | None = None) -> bool:

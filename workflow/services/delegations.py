@@ -1,20 +1,38 @@
 """Acting officials (Plt./Plh./Pj.): one who acts on cases (mentor, executive, coach,
-examiner, organizer) lends their authority to another user for a date range, by a decree
-(SK) with its number and date. permissions.py grants the role; perform() records
-on_behalf_of."""
+examiner, organizer, and a definition's declared delegable roles such as the camat) lends
+their authority to another user for a date range, by a decree (SK) with its number and
+date. permissions.py grants the role; perform() records on_behalf_of."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, and_, exists, not_, or_, select, union
+from sqlalchemy import Select, and_, exists, false, not_, or_, select, union
 from sqlalchemy.orm import joinedload
 
+from ..engine import registry
 from ..extensions import db
-from ..models import Case, CohortMember, Delegation, Group, User
+from ..models import (
+    Campaign,
+    CampaignMember,
+    Case,
+    CaseAssignment,
+    CohortMember,
+    Delegation,
+    Group,
+    User,
+)
 from ..models._base import utcnow
-from ..permissions import DEFAULT_ZONE, DELEGABLE, case_zone, held_by
+from ..permissions import (
+    DEFAULT_ZONE,
+    DELEGABLE,
+    case_zone,
+    delegable_roles,
+    held_by,
+    is_institution_admin,
+)
 from ..permissions import ROLE_LABELS as CASE_ROLE_LABELS
 from .calendar import local_date
 from .dashboards import terminal_clause
@@ -30,6 +48,30 @@ KIND_ABBREVIATIONS = {"plt": "Plt.", "plh": "Plh.", "pj": "Pj."}
 # A Plt. or a Pj. is appointed by a decree; a Plh. often by a letter of assignment only.
 SK_REQUIRED = ("plt", "pj")
 ROLE_LABELS = {role: CASE_ROLE_LABELS[role] for role in DELEGABLE}
+
+
+def role_label(role: str, lang: str | None = None) -> str:
+    """A delegable role's name: the built-in label, or the one its definition declares."""
+    if role in ROLE_LABELS:
+        return str(ROLE_LABELS[role])
+    lang = lang or str(get_locale() or "id")
+    for definition in registry.all():
+        if role in definition.role_keys:
+            own = definition.role_label(role, lang)
+            if own:
+                return own
+    return role
+
+
+def role_labels() -> dict[str, str]:
+    """Every role an acting official may hold, with its name in the current language."""
+    return {role: role_label(role) for role in delegable_roles()}
+
+
+def _declared(role: str) -> bool:
+    return role not in DELEGABLE and registry.role_assignment(role) is not None
+
+
 REASON_MAX = 1000
 SK_NUMBER_MAX = 100
 MAX_DAYS = 366
@@ -64,6 +106,30 @@ def _holders(role: str, cohorts) -> list:
     return [members]
 
 
+def _declared_holders(role: str, campaigns) -> list:
+    """Subqueries of the ids of those who hold the declared `role` in `campaigns` (a
+    subquery of campaign ids): campaign members over a region, or named on a case."""
+    if registry.role_assignment(role) == "case":
+        return [
+            select(CaseAssignment.user_id)
+            .join(Case, Case.id == CaseAssignment.case_id)
+            .where(CaseAssignment.role == role, Case.campaign_id.in_(campaigns))
+        ]
+    return [
+        select(CampaignMember.user_id).where(
+            CampaignMember.role == role, CampaignMember.campaign_id.in_(campaigns)
+        )
+    ]
+
+
+def _admin_campaigns(user: User):
+    """Subquery: the campaigns whose people an institution admin may set acting officials
+    for (their institution's); none for anybody else."""
+    if not is_institution_admin(user):
+        return select(Campaign.id).where(false())
+    return select(Campaign.id).where(Campaign.institution_id == user.institution_id)
+
+
 def _organized_cohorts(organizer: User):
     return select(CohortMember.cohort_id).where(
         CohortMember.user_id == organizer.id, CohortMember.role == "organizer"
@@ -72,7 +138,14 @@ def _organized_cohorts(organizer: User):
 
 def holds_role(user: User, role: str) -> bool:
     """The user holds `role` in their own right somewhere: on a case (mentor, executive),
-    in a group (coach, examiner) or as a cohort's member (coach, examiner, organizer)."""
+    in a group (coach, examiner), as a cohort's member (coach, examiner, organizer), or a
+    declared role as a campaign member or named on a case."""
+    if _declared(role):
+        if registry.role_assignment(role) == "case":
+            held = exists().where(CaseAssignment.user_id == user.id, CaseAssignment.role == role)
+        else:
+            held = exists().where(CampaignMember.user_id == user.id, CampaignMember.role == role)
+        return bool(db.session.scalar(select(held)))
     if role in ("mentor", "executive"):
         column = Case.mentor_id if role == "mentor" else Case.executive_id
         return bool(db.session.scalar(select(exists().where(column == user.id))))
@@ -84,7 +157,12 @@ def holds_role(user: User, role: str) -> bool:
 
 
 def organizes_principal(organizer: User, principal: User, role: str) -> bool:
-    """`organizer` runs a cohort in which `principal` holds `role`."""
+    """`organizer` runs a cohort in which `principal` holds `role` (or, for a declared role,
+    is the admin of the institution whose campaign gives it)."""
+    if _declared(role):
+        holders = _declared_holders(role, _admin_campaigns(organizer))
+        held = or_(*[User.id.in_(q) for q in holders])
+        return bool(db.session.scalar(select(exists().where(User.id == principal.id, held))))
     cohorts = _organized_cohorts(organizer)
     held = or_(*[User.id.in_(q) for q in _holders(role, cohorts)])
     return bool(db.session.scalar(select(exists().where(User.id == principal.id, held))))
@@ -101,6 +179,16 @@ def principals_organized_by(organizer: User) -> list[tuple[User, str]]:
             .order_by(User.name)
         ).all()
         pairs.extend((p, role) for p in people)
+    declared = [r for r in delegable_roles() if _declared(r)]
+    if declared and is_institution_admin(organizer):
+        campaigns = _admin_campaigns(organizer)
+        for role in declared:
+            people = db.session.scalars(
+                select(User)
+                .where(or_(*[User.id.in_(q) for q in _declared_holders(role, campaigns)]))
+                .order_by(User.name)
+            ).all()
+            pairs.extend((p, role) for p in people)
     return sorted(pairs, key=lambda pair: (pair[0].name, pair[1]))
 
 
@@ -198,7 +286,7 @@ def _not_of_the_office(delegate: User, principal: User, role: str) -> str | None
             _l(
                 "%(name)s is a trainee whose %(role)s is %(principal)s, and cannot act for them.",
                 name=delegate.name,
-                role=ROLE_LABELS[role],
+                role=role_label(role),
                 principal=principal.name,
             )
         )
@@ -208,7 +296,7 @@ def _not_of_the_office(delegate: User, principal: User, role: str) -> str | None
                 "%(name)s is a trainee in a cohort where %(principal)s is %(role)s, and "
                 "cannot act for them while their own change action is in progress.",
                 name=delegate.name,
-                role=ROLE_LABELS[role],
+                role=role_label(role),
                 principal=principal.name,
             )
         )
@@ -236,8 +324,13 @@ def create_delegation(
     message per field, Forbidden when the creator has no say over the principal.
     """
     fields: dict[str, str] = {}
-    if role not in DELEGABLE:
-        fields["role"] = str(_l("Choose a role: mentor, executive, coach, examiner or organizer."))
+    if role not in delegable_roles():
+        fields["role"] = str(
+            _l(
+                "Choose a role: %(roles)s.",
+                roles=", ".join(role_label(r) for r in delegable_roles()),
+            )
+        )
     if kind not in KINDS:
         fields["kind"] = str(_l("Choose Plt., Plh. or Pj."))
     if principal is None:
@@ -307,7 +400,7 @@ def create_delegation(
         if created_by.id == principal.id:
             if not holds_role(principal, role):
                 fields["role"] = str(
-                    _l("You do not hold the role %(role)s anywhere.", role=ROLE_LABELS[role])
+                    _l("You do not hold the role %(role)s anywhere.", role=role_label(role))
                 )
         elif not organizes_principal(created_by, principal, role):
             raise Forbidden(_l("You may not set a delegation for this person in this role."))
@@ -393,21 +486,29 @@ def delegations_visible_to(user: User) -> Select:
     cohorts = select(CohortMember.cohort_id).where(
         CohortMember.user_id == user.id, CohortMember.role == "organizer"
     )
-    organized = or_(
-        *[
+    organized = [
+        and_(
+            Delegation.role == role,
+            or_(*[Delegation.principal_id.in_(q) for q in _holders(role, cohorts)]),
+        )
+        for role in DELEGABLE
+    ]
+    if is_institution_admin(user):
+        campaigns = _admin_campaigns(user)
+        organized += [
             and_(
                 Delegation.role == role,
-                or_(*[Delegation.principal_id.in_(q) for q in _holders(role, cohorts)]),
+                or_(*[Delegation.principal_id.in_(q) for q in _declared_holders(role, campaigns)]),
             )
-            for role in DELEGABLE
+            for role in delegable_roles()
+            if _declared(role)
         ]
-    )
     return select(Delegation).where(
         or_(
             Delegation.principal_id == user.id,
             Delegation.delegate_id == user.id,
             Delegation.created_by_id == user.id,
-            organized,
+            *organized,
         )
     )
 

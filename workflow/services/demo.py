@@ -67,7 +67,7 @@ from ..models import (
     User,
 )
 from ..models._base import clock_at
-from . import evaluation
+from . import campaign_demo, evaluation
 from . import final_report as reports
 from .calendar import is_working_day
 from .documents import upload_dir
@@ -83,6 +83,7 @@ ACCOUNTS = [
     ("penguji", "Penguji / examiner"),
     ("penyelenggara", "Penyelenggara / organizer"),
     ("admin", "Admin"),
+    *campaign_demo.ACCOUNTS,
 ]
 # The load is skipped when this institution exists: a second run changes nothing.
 MARKER_CODE = "bpsdm-kaltim"
@@ -2922,6 +2923,7 @@ class _Builder:
             db.session.expunge_all()
         self.migrate_legacy()
         self.follow_ups()
+        campaign_demo.seed(self)
 
 
 KUKAR_TOPIC = dict(

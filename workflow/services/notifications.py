@@ -9,7 +9,7 @@ from datetime import datetime
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, literal, or_, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, joinedload
 
 from ..engine import registry
 from ..engine.definitions import Definition
@@ -26,6 +26,50 @@ from ..models import (
 from ..models._base import utcnow
 
 LANGS = ("id", "en")
+
+# The word before a region's name ("Pekon Tanjung Raya", "Kec. Sukau"): from its kind, else
+# its level. Administrative designations, the same in both languages.
+KIND_WORDS = {"kecamatan": "Kec."}
+LEVEL_WORDS = {"province": "Provinsi", "district": "Kec.", "village": "Desa"}
+
+
+def unit_name(region) -> str:
+    """A region as officials write it: "Pekon Tanjung Raya", "Kec. Sukau", "Kabupaten
+    Lampung Barat" (a name that already starts with its kind keeps it as it is)."""
+    if region is None:
+        return ""
+    name = (region.name or "").strip()
+    kind = (region.kind or "").strip()
+    word = KIND_WORDS.get(kind.lower(), kind[:1].upper() + kind[1:]) if kind else ""
+    word = word or LEVEL_WORDS.get(region.level, "")
+    lowered = name.lower()
+    if not word or any(lowered.startswith(w.lower().rstrip(".") + " ") for w in (word, kind) if w):
+        return name
+    return f"{word} {name}"
+
+
+def unit_chain(region, *, stop: str = "regency") -> list[str]:
+    """The unit and its parents up to the `stop` level: ["Pekon Tanjung Raya", "Kec.
+    Sukau", "Kabupaten Lampung Barat"]. Walks the parents (a query each on a cold session):
+    for one case's page, not for lists."""
+    names: list[str] = []
+    node = region
+    while node is not None:
+        names.append(unit_name(node))
+        if node.level == stop:
+            break
+        node = node.parent
+    return names
+
+
+def case_subject(case) -> tuple[str, str]:
+    """(who or what the case is about, where it belongs): the trainee and the cohort, or
+    the unit and the campaign. Reads only relations a list loads with its rows."""
+    if case.region_id is not None or case.campaign_id is not None:
+        campaign = case.campaign
+        return unit_name(case.region), campaign.name if campaign is not None else ""
+    trainee, cohort = case.trainee, case.cohort
+    return (trainee.name if trainee else ""), (cohort.name if cohort else "")
 
 
 def declared_holders(case: Case, role: str) -> set[int]:
@@ -146,6 +190,8 @@ def _joined():
         .outerjoin(AuditEvent, AuditEvent.id == Notification.event_id)
         .outerjoin(actor, actor.id == AuditEvent.actor_id)
         .outerjoin(Case, Case.id == Notification.case_id)
+        # A region unit's case is named by its unit: loaded with the row, no query each.
+        .options(joinedload(Case.region), joinedload(Case.campaign))
     )
 
 
@@ -215,6 +261,10 @@ def describe(item: Item, lang: str) -> dict:
     note, event, case = item.note, item.event, item.case
     with force_locale(lang):
         title = (case.title or "").strip() if case is not None else ""
+        if case is not None and case.region_id is not None:
+            # A region unit's case has no title: its unit and campaign name it.
+            unit, campaign = case_subject(case)
+            title = f"{unit} · {campaign}" if campaign else unit
         if not title and case is not None:
             title = _("Case %(id)s", id=case.id)
         actor = item.actor.name if item.actor is not None else _("Someone")

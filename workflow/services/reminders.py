@@ -18,6 +18,12 @@ institution (its zone, weekends, national holidays and its extra days off):
   to whoever's turn it is; the escalation goes to the mentor, unless the mentor is the one
   late, and to the organizers.
 
+- A campaign's case (a region unit: the profil pekon of one pekon): its state's deadline
+  as above, to whoever holds the owner role over the unit (the pekon's operator, the
+  kecamatan's camat, DPMP); the escalation goes to the roles that act in the later phases
+  of the flow (a late operator: the camat and DPMP; a late camat: DPMP) and, at the last
+  step, to whoever launched the campaign. A closed campaign's cases are not reminded.
+
 - A follow-up round's deadline (cases closed as passed, on a definition with `follow_up:`;
   services/followup.py): the alumnus's (report due after a horizon, or the fix after a
   return) or the confirmer's (once reported: the mentor, or who stands in once the mentor
@@ -46,10 +52,10 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from flask_babel import force_locale, format_date, ngettext
+from flask_babel import force_locale, format_date, get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, exists, false, insert, or_, select, update
+from sqlalchemy import and_, exists, false, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
@@ -57,7 +63,10 @@ from ..engine import registry
 from ..engine.definitions import Definition
 from ..extensions import db
 from ..models import (
+    Campaign,
+    CampaignMember,
     Case,
+    CaseAssignment,
     Cohort,
     CohortMember,
     Institution,
@@ -65,6 +74,7 @@ from ..models import (
     Milestone,
     Notification,
     Program,
+    Region,
     Reminder,
     User,
 )
@@ -77,6 +87,8 @@ from .workflow import awaited_roles, signed_roles
 
 DUE_SOON, OVERDUE = "due_soon", "overdue"
 ESCALATE_TO = ("mentor", "organizer")
+# A campaign case late at the last step escalates to whoever launched the campaign.
+LAUNCHER = "admin"
 ESCALATION = _l("Escalation: the deadline has passed and %(who)s has not acted yet.")
 BATCH_SIZE = 200
 INSERT_CHUNK = 500  # rows per INSERT: well under SQLite's bound-parameter limit
@@ -219,7 +231,27 @@ def _open_cases(now: datetime | None = None):
                     or_(Case.due_date.is_not(None), Case.state.in_(with_milestones)),
                 )
             )
-    return select(Case).where(or_(*clauses) if clauses else false())
+    closed = select(Campaign.id).where(Campaign.closed_at.is_not(None))
+    return select(Case).where(
+        or_(*clauses) if clauses else false(),
+        or_(Case.campaign_id.is_(None), Case.campaign_id.not_in(closed)),
+    )
+
+
+def escalation_roles(definition: Definition, state: str) -> tuple[str, ...]:
+    """Who hears that a region unit's deadline passed: the roles owning states of the
+    flow's later phases, else (the last step is late) the campaign's launcher."""
+    if definition.subject != "region_unit":
+        return ESCALATE_TO
+    phases = [p.key for p in definition.phases]
+    here = phases.index(definition.state(state).phase)
+    later: list[str] = []
+    for s in definition.states:
+        if phases.index(s.phase) > here:
+            later += [r for r in s.owners if r not in later]
+    owners = definition.state(state).owners
+    later = [r for r in later if r not in owners]
+    return tuple(later) or (LAUNCHER,)
 
 
 def _batches(batch_size: int, now: datetime | None = None) -> Iterator[list[Case]]:
@@ -237,6 +269,7 @@ def _batches(batch_size: int, now: datetime | None = None) -> Iterator[list[Case
                     joinedload(Case.cohort)
                     .joinedload(Cohort.program)
                     .joinedload(Program.institution),
+                    joinedload(Case.campaign).joinedload(Campaign.institution),
                     joinedload(Case.group),
                     selectinload(Case.milestones),
                     # Who confirms a follow-up depends on these people (active, agency).
@@ -260,12 +293,17 @@ class _Context:
         self.now = now
         self.days_before = days_before
         self.members: dict[int, dict[str, set[int]]] = {}
+        # Per campaign: (role, region code) -> the members holding the role over it.
+        self.campaign_members: dict[int, dict[tuple[str, str], set[int]]] = {}
+        self.launchers: dict[int, int | None] = {}
+        self.assigned: dict[tuple[int, str], set[int]] = {}
         self.calendars: dict[int, Calendar] = {}
 
     def load(self, cases: list[Case]) -> None:
         self.signed = signed_roles(cases)
         self.rounds = _followup_rows([c for c in cases if c.state in _follow_up_states()])
-        cohorts = {c.cohort_id for c in cases} - self.members.keys()
+        self._load_campaigns(cases)
+        cohorts = {c.cohort_id for c in cases if c.cohort_id is not None} - self.members.keys()
         for cid in cohorts:
             self.members[cid] = defaultdict(set)
         if cohorts:
@@ -275,7 +313,7 @@ class _Context:
                 )
             ):
                 self.members[cid][role].add(uid)
-        institutions = {c.cohort.program.institution for c in cases}
+        institutions = {c.institution for c in cases}
         new = {i.id: i for i in institutions if i.id not in self.calendars}
         if new:
             days_off = defaultdict(set)
@@ -293,9 +331,59 @@ class _Context:
                 until = add_working_days(today, self.days_before + 1, off) - timedelta(days=1)
                 self.calendars[iid] = Calendar(today, until, off)
 
+    def _load_campaigns(self, cases: list[Case]) -> None:
+        """The members of the batch's campaigns (once per campaign, kept across batches)
+        and the people named on its cases: two queries per batch at most."""
+        new = {c.campaign_id for c in cases if c.campaign_id is not None}
+        new -= self.campaign_members.keys()
+        for cid in new:
+            self.campaign_members[cid] = defaultdict(set)
+        if new:
+            for cid, role, code, uid in db.session.execute(
+                select(
+                    CampaignMember.campaign_id,
+                    CampaignMember.role,
+                    CampaignMember.region_code,
+                    CampaignMember.user_id,
+                ).where(CampaignMember.campaign_id.in_(new))
+            ):
+                self.campaign_members[cid][(role, code)].add(uid)
+            for cid, uid in db.session.execute(
+                select(Campaign.id, Campaign.created_by_id).where(Campaign.id.in_(new))
+            ):
+                self.launchers[cid] = uid
+        self.assigned = defaultdict(set)
+        ids = [c.id for c in cases if c.campaign_id is not None]
+        if ids and any(registry.role_assignment(r) == "case" for r in registry.roles()):
+            for case_id, role, uid in db.session.execute(
+                select(CaseAssignment.case_id, CaseAssignment.role, CaseAssignment.user_id).where(
+                    CaseAssignment.case_id.in_(ids)
+                )
+            ):
+                self.assigned[(case_id, role)].add(uid)
+
+    def _declared_holders(self, case: Case, role: str) -> set[int]:
+        """notifications.declared_holders() from what load() read: the members whose region
+        is the unit or holds it (each prefix of its code), or the people named on it."""
+        if role == LAUNCHER:
+            uid = self.launchers.get(case.campaign_id)
+            return {uid} if uid else set()
+        if registry.role_assignment(role) == "case":
+            return set(self.assigned.get((case.id, role), set()))
+        members = self.campaign_members.get(case.campaign_id)
+        if not members or not case.region_code:
+            return set()
+        parts = case.region_code.split(".")
+        ids: set[int] = set()
+        for i in range(1, len(parts) + 1):
+            ids |= members.get((role, ".".join(parts[:i])), set())
+        return ids
+
     def holders(self, case: Case, role: str) -> set[int]:
         """notifications.holders() without a query per case: the cohort's members are loaded
         for the whole batch."""
+        if case.campaign_id is not None:
+            return self._declared_holders(case, role)
         if role in ("trainee", "mentor", "executive"):
             uid = getattr(case, f"{role}_id")
             return {uid} if uid else set()
@@ -308,7 +396,7 @@ class _Context:
 
     def owed(self, case: Case) -> list[Due]:
         definition = registry.get(case.definition_key, case.definition_version)
-        calendar = self.calendars[case.cohort.program.institution.id]
+        calendar = self.calendars[case.institution.id]
         out: list[Due] = []
         if case.due_date is not None and not definition.state(case.state).terminal:
             out += self._deadline(
@@ -317,6 +405,7 @@ class _Context:
                 case.due_date,
                 owner_roles(definition, case, None, self.signed.get(case.id, set())),
                 calendar,
+                escalate_to=escalation_roles(definition, case.state),
             )
         if case.state in milestone_states(definition):
             for m in case.milestones:
@@ -517,8 +606,8 @@ class _Item:
     due_date: date
     case_id: int
     title: str
-    trainee_id: int
-    trainee_name: str
+    trainee_id: int | None
+    trainee_name: str | None
     definition: Definition | None
     state: str
     milestone_status: str | None
@@ -570,6 +659,8 @@ def _current(reminder: Reminder, case: Case, milestone, definition, today: date)
 def _pending(now: datetime) -> list[_Digest]:
     """Every pending reminder with its case, milestone and the zones, by person: one query."""
     trainee, user_institution = aliased(User), aliased(Institution)
+    # A participant's case reaches its institution through the cohort, a region unit's
+    # through the campaign; the unit's name stands for the title it does not have.
     rows = db.session.execute(
         select(
             Reminder,
@@ -580,13 +671,19 @@ def _pending(now: datetime) -> list[_Digest]:
             Institution.id,
             Institution.timezone,
             user_institution.timezone,
+            Region.name,
         )
         .join(User, User.id == Reminder.user_id)
         .join(Case, Case.id == Reminder.case_id)
-        .join(trainee, trainee.id == Case.trainee_id)
-        .join(Cohort, Cohort.id == Case.cohort_id)
-        .join(Program, Program.id == Cohort.program_id)
-        .join(Institution, Institution.id == Program.institution_id)
+        .outerjoin(trainee, trainee.id == Case.trainee_id)
+        .outerjoin(Cohort, Cohort.id == Case.cohort_id)
+        .outerjoin(Program, Program.id == Cohort.program_id)
+        .outerjoin(Campaign, Campaign.id == Case.campaign_id)
+        .join(
+            Institution,
+            Institution.id == func.coalesce(Program.institution_id, Campaign.institution_id),
+        )
+        .outerjoin(Region, Region.id == Case.region_id)
         .outerjoin(Milestone, Milestone.id == Reminder.milestone_id)
         .outerjoin(user_institution, user_institution.id == User.institution_id)
         .where(Reminder.sent_at.is_(None))
@@ -598,7 +695,7 @@ def _pending(now: datetime) -> list[_Digest]:
     following = [row for row in rows if _followup_key(row[0].subject)]
     rounds = _followup_rows([row[2] for row in following])
     days_off = _days_off({row[5] for row in following})
-    for reminder, user, case, milestone, trainee_name, iid, case_zone, user_zone in rows:
+    for reminder, user, case, milestone, trainee_name, iid, case_zone, user_zone, unit in rows:
         digest = digests.get(user.id)
         if digest is None:
             digest = digests[user.id] = _Digest(
@@ -639,7 +736,7 @@ def _pending(now: datetime) -> list[_Digest]:
                 kind=reminder.kind,
                 due_date=reminder.due_date,
                 case_id=case.id,
-                title=(case.title or "").strip(),
+                title=(case.title or "").strip() or (unit or ""),
                 trainee_id=case.trainee_id,
                 trainee_name=trainee_name,
                 definition=definition,
@@ -879,7 +976,14 @@ def _who(item: _Item) -> str:
         roles = ("mentor",) if item.milestone_status == "reported" else ("trainee",)
     else:
         roles = item.definition.state(item.state).owners
-    return ", ".join(str(ROLE_LABELS.get(r, r)) for r in roles)
+    lang = str(get_locale() or "id")
+    definition = item.definition
+    return ", ".join(
+        definition.role_label(r, lang)
+        if definition is not None and definition.role_spec(r) is not None
+        else str(ROLE_LABELS.get(r, r))
+        for r in roles
+    )
 
 
 def compose(digest: _Digest, days_off: dict) -> tuple[str, str]:
@@ -898,7 +1002,7 @@ def compose(digest: _Digest, days_off: dict) -> tuple[str, str]:
             title = item.title or _("Case %(id)s", id=item.case_id)
             when = _when(item.due_date, item.today, days_off.get(item.institution_id, frozenset()))
             lines += ["", f"{number}. {title}"]
-            if item.trainee_id != digest.user_id:
+            if item.trainee_id is not None and item.trainee_id != digest.user_id:
                 lines.append("   " + _("Trainee: %(name)s", name=item.trainee_name))
             lines.append("   " + _what(item, digest.lang))
             lines.append(f"   {_('Due')}: {format_date(item.due_date, 'long')} ({when})")

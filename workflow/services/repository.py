@@ -392,6 +392,9 @@ def _collect(session, flush_context) -> None:
     dirty = session.info.setdefault(_DIRTY, set())
     for obj in chain(session.new, session.dirty, session.deleted):
         if isinstance(obj, _WATCHED):
+            # A campaign's case (a region unit) has no entry: nothing to rewrite.
+            if isinstance(obj, Case) and obj.cohort_id is None:
+                continue
             case_id = _case_id_of(obj)
             if case_id:
                 dirty.add(case_id)
