@@ -12,21 +12,23 @@ from __future__ import annotations
 
 import io
 
-from flask import Blueprint, abort, flash, g, make_response, redirect, render_template, request
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request
 from flask import url_for as flask_url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from workflow.engine.definitions import BUILTIN_ROLES
 from workflow.extensions import db
 from workflow.models import Campaign, Region, User
 from workflow.models._base import utcnow
+from workflow.permissions import is_institution_admin
 from workflow.services import WorkflowError
 from workflow.services import campaigns as svc
 from workflow.services.calendar import local_date
 from workflow.services.exports import slug
 
-from ._web import is_htmx, lang
+from ._web import is_htmx, lang, user_roles
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
 
@@ -438,25 +440,16 @@ def district_export(campaign_id: int, code: str, fmt: str):
 
 
 def campaigns_link() -> bool:
-    """For the navigation: does the user take part in or oversee any campaign (or may
-    launch one)? One small query, once a request."""
+    """For the navigation: may the user launch a campaign, or do they hold a role a
+    definition declares (operator, camat, DPMP) on some case? The roles come from the
+    navigation's own per-request lookup: no query of its own."""
     if not getattr(current_user, "is_authenticated", False):
         return False
-    cached = g.get("_aksi_campaigns")
-    if cached is None or cached[0] != current_user.id:
-        user = me()
-        yes = svc.can_launch(user, user.institution) or bool(
-            db.session.scalar(
-                svc.campaigns_visible_to(user).with_only_columns(Campaign.id).limit(1)
-            )
-        )
-        cached = g._aksi_campaigns = (current_user.id, yes)
-    return cached[1]
+    user = me()
+    declared = set(user_roles(user)) - set(BUILTIN_ROLES) - {"admin"}
+    # An institution's admin launches campaigns for it (svc.can_launch).
+    return bool(declared) or is_institution_admin(user)
 
 
 def init_app(app) -> None:
     app.jinja_env.globals.update(campaigns_link=campaigns_link)
-
-    @app.before_request
-    def _forget_campaigns():
-        g.pop("_aksi_campaigns", None)

@@ -260,10 +260,11 @@ def test_shipped_definitions_load_cleanly():
         ("aksi_perubahan_pkn2", 1),
         ("aksi_perubahan_pkn2", 2),
         ("aksi_perubahan_pkp", 1),
+        ("profil_pekon", 1),
     ]
     for d in definitions:
         # The current version beside the others; the earlier ones under versions/.
-        current = d.key == "aksi_perubahan_pkp" or d.version == 2
+        current = d.key in ("aksi_perubahan_pkp", "profil_pekon") or d.version == 2
         assert Path(d.source).parent == (SHIPPED if current else SHIPPED / "versions")
 
 

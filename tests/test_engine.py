@@ -232,15 +232,16 @@ def test_registry_builds_one_machine_per_definition_version(loaded_registry, mon
         ("aksi_perubahan_pkn2", 1),
         ("aksi_perubahan_pkn2", 2),
         ("aksi_perubahan_pkp", 1),
+        ("profil_pekon", 1),
     ]
     for key, version in keys:
         first = loaded_registry.machine(key, version)
         d = loaded_registry.get(key, version)
-        (submit,) = d.candidates("draft", "submit")
+        (submit,) = d.candidates(d.initial, "submit")
         for _ in range(300):
             machine = loaded_registry.machine(key, version)
             assert machine is first
-            assert machine.fire("draft", submit) == submit.dest
+            assert machine.fire(d.initial, submit) == submit.dest
         assert loaded_registry.latest(key).version == max(loaded_registry.versions(key))
     # Re-loading the same directory keeps the machines.
     loaded_registry.load(ROOT / "state_machines")

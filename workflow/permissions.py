@@ -54,12 +54,18 @@ def _principals_active_on(delegate_id: int, role: str, day: date):
     )
 
 
-def _in_member_region():
-    """SQL condition: the case's unit is the campaign member's region or inside it."""
+def inside_member_region(code):
+    """SQL condition: the unit `code` (a column, or an official code) is the campaign
+    member's region or lies inside it; codes nest (18.04 ⊃ 18.04.11 ⊃ 18.04.11.2001)."""
+    unit = literal(code) if isinstance(code, str) else code
     return or_(
-        Case.region_code == CampaignMember.region_code,
-        Case.region_code.like(CampaignMember.region_code.concat(".%")),
+        unit == CampaignMember.region_code,
+        unit.like(CampaignMember.region_code.concat(".%")),
     )
+
+
+def _in_member_region():
+    return inside_member_region(Case.region_code)
 
 
 def _data_role_held(role: str, principals) -> object:
@@ -337,10 +343,7 @@ def _principal_terms(case: Case, roles: set[str]) -> list:
             holders = select(CampaignMember.user_id).where(
                 CampaignMember.campaign_id == case.campaign_id,
                 CampaignMember.role == role,
-                or_(
-                    CampaignMember.region_code == code,
-                    literal(code).like(CampaignMember.region_code.concat(".%")),
-                ),
+                inside_member_region(code),
             )
         terms.append(and_(Delegation.role == role, Delegation.principal_id.in_(holders)))
     return terms
@@ -423,10 +426,7 @@ def _own_declared_roles(user: User, case: Case, roles: set[str]) -> set[str]:
                     CampaignMember.campaign_id == case.campaign_id,
                     CampaignMember.user_id == user.id,
                     CampaignMember.role.in_(by_region),
-                    or_(
-                        CampaignMember.region_code == code,
-                        literal(code).like(CampaignMember.region_code.concat(".%")),
-                    ),
+                    inside_member_region(code),
                 )
             )
         )

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import func, literal, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import aliased, joinedload
 
 from ..engine import registry
@@ -24,6 +24,7 @@ from ..models import (
     User,
 )
 from ..models._base import utcnow
+from ..permissions import inside_member_region
 
 LANGS = ("id", "en")
 
@@ -91,10 +92,7 @@ def declared_holders(case: Case, role: str) -> set[int]:
             select(CampaignMember.user_id).where(
                 CampaignMember.campaign_id == case.campaign_id,
                 CampaignMember.role == role,
-                or_(
-                    CampaignMember.region_code == code,
-                    literal(code).like(CampaignMember.region_code.concat(".%")),
-                ),
+                inside_member_region(code),
             )
         )
     )
