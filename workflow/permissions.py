@@ -76,11 +76,20 @@ def _data_role_held(role: str, principals) -> object:
                 CaseAssignment.role == role, CaseAssignment.user_id.in_(principals)
             )
         )
-    return exists().where(
-        CampaignMember.campaign_id == Case.campaign_id,
-        CampaignMember.role == role,
-        CampaignMember.user_id.in_(principals),
-        _in_member_region(),
+    # The uncorrelated IN first: computed once, it rules out every case outside the
+    # principals' campaigns (all participants' cases) before the per-row region test.
+    return and_(
+        Case.campaign_id.in_(
+            select(CampaignMember.campaign_id).where(
+                CampaignMember.role == role, CampaignMember.user_id.in_(principals)
+            )
+        ),
+        exists().where(
+            CampaignMember.campaign_id == Case.campaign_id,
+            CampaignMember.role == role,
+            CampaignMember.user_id.in_(principals),
+            _in_member_region(),
+        ),
     )
 
 
