@@ -23,7 +23,7 @@ from workflow.extensions import db
 from workflow.models import Campaign, Region, User
 from workflow.models._base import utcnow
 from workflow.permissions import is_institution_admin
-from workflow.services import WorkflowError
+from workflow.services import WorkflowError, campaign_people
 from workflow.services import campaigns as svc
 from workflow.services.calendar import local_date
 from workflow.services.exports import slug
@@ -393,6 +393,66 @@ def close(campaign_id: int):
     else:
         flash(_("Campaign %(name)s closed.", name=campaign.name), "success")
     return redirect(flask_url_for("campaigns.show", campaign_id=campaign.id))
+
+
+# ---------------------------------------------------------------- people from a file
+
+
+def _people_page(campaign, *, error=None, rows=None, status: int = 200):
+    from workflow.services.documents import max_upload_bytes
+
+    max_bytes = max_upload_bytes()
+    return make_response(
+        render_template(
+            "campaigns/people.html",
+            campaign=campaign,
+            columns=campaign_people.COLUMNS,
+            roles=campaign_people.region_roles(campaign),
+            error=error,
+            rows=rows or [],
+            labels={c.key: c.label for c in campaign_people.COLUMNS},
+            max_bytes=max_bytes,
+            max_mb=f"{max_bytes / (1024 * 1024):g}",
+            max_rows=campaign_people.imports.MAX_ROWS,
+            lang=lang(),
+        ),
+        status,
+    )
+
+
+@bp.route("/<int:campaign_id>/people", methods=["GET", "POST"])
+@login_required
+def people(campaign_id: int):
+    """The campaign's operators, camat offices and DPMP validators from a CSV/XLSX file:
+    accounts made or found, members added, new accounts invited."""
+    campaign = _campaign_or_404(campaign_id)
+    if not svc.can_launch(me(), campaign.institution):
+        abort(403)
+    if request.method == "GET":
+        return _people_page(campaign)
+    try:
+        out = campaign_people.import_people(campaign, me(), request.files.get("file"))
+    except campaign_people.RowsRefused as exc:
+        db.session.rollback()
+        return _people_page(campaign, error=str(exc.message), rows=exc.rows, status=422)
+    except WorkflowError as exc:
+        db.session.rollback()
+        if exc.status == 403:
+            abort(403)
+        return _people_page(campaign, error=str(exc.message), status=exc.status)
+    flash(
+        _(
+            "Accounts created: %(created)d; existing accounts linked: %(linked)d; "
+            "members added: %(added)d.",
+            created=out.created,
+            linked=out.linked,
+            added=out.added,
+        )
+        + (" " + _("Already members: %(n)d.", n=out.skipped) if out.skipped else "")
+        + (" " + _("Invitations being sent: %(n)d.", n=out.invited) if out.invited else ""),
+        "success",
+    )
+    return redirect(flask_url_for("campaigns.people", campaign_id=campaign.id))
 
 
 # ---------------------------------------------------------------- exports

@@ -129,6 +129,13 @@ def _truncate(source: Path) -> None:
     path.write_text(text[: text.rindex(",")])  # cut inside the last line: its name is gone
 
 
+def _cut_between_lines(source: Path) -> None:
+    # Cut right after a complete name: every line parses, only the line end is missing.
+    path = source / "villages.csv"
+    text = path.read_text()
+    path.write_text(text.rstrip("\n"))
+
+
 BAD = [
     ("bad header", _replace("regencies.csv", "province_code", "prov"), "regencies.csv, line 1",
      "expected the header"),
@@ -143,6 +150,7 @@ BAD = [
     ("empty name", _replace("provinces.csv", "64,Kalimantan Timur", "64, "),
      "provinces.csv, line 3", "empty name"),
     ("truncated last line", _truncate, "villages.csv, line 8", "truncated"),
+    ("cut at a line's end", _cut_between_lines, "villages.csv, line 8", "no line end"),
     ("unterminated quote", _replace("villages.csv", ",Perian", ',"Perian'), "villages.csv, line 8",
      "not valid CSV"),
     ("missing file", lambda s: (s / "districts.csv").unlink(), "districts.csv", "file not found"),

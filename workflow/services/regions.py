@@ -130,6 +130,17 @@ def _read_level(directory: Path, level: str) -> list[Unit]:
     units: list[Unit] = []
     seen: dict[str, int] = {}
     try:
+        # A download or copy cut off between lines still parses; its missing line end
+        # gives it away (every line of the package ends with one).
+        with path.open("rb") as raw:
+            size = raw.seek(0, 2)
+            if size:
+                raw.seek(size - 1)
+                if raw.read(1) not in (b"\n", b"\r"):
+                    lines = path.read_bytes().count(b"\n") + 1
+                    raise RegionFileError(
+                        path, lines, "the last line has no line end — is the file truncated?"
+                    )
         with path.open(encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle, strict=True)
             try:
