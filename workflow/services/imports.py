@@ -294,7 +294,7 @@ class RawTable:
     rows: list[tuple[int, list]]  # (line number, cells)
 
 
-def _cell_text(value) -> tuple[str, bool]:
+def cell_text(value) -> tuple[str, bool]:
     """(text, lost_digits): a spreadsheet cell as the text a person typed."""
     if value is None:
         return "", False
@@ -315,7 +315,7 @@ def _cell_text(value) -> tuple[str, bool]:
     return str(value), False
 
 
-def _read_csv(data: bytes) -> RawTable:
+def read_csv(data: bytes) -> RawTable:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -334,7 +334,7 @@ def _read_csv(data: bytes) -> RawTable:
     return _table(enumerate(lines, start=1))
 
 
-def _read_xlsx(data: bytes) -> RawTable:
+def read_xlsx(data: bytes) -> RawTable:
     from openpyxl import load_workbook
 
     try:
@@ -369,10 +369,10 @@ def _table(lines) -> RawTable:
         if number > MAX_ROWS * 2 + 100:
             raise ImportRefused(_fmt(TOO_MANY, n=format_decimal(MAX_ROWS)))
         cells = list(cells or ())
-        if not any(_cell_text(c)[0].strip() for c in cells):
+        if not any(cell_text(c)[0].strip() for c in cells):
             continue
         if header is None:
-            header = [_cell_text(c)[0] for c in cells]
+            header = [cell_text(c)[0] for c in cells]
             continue
         rows.append((number, cells))
         if len(rows) > MAX_ROWS:
@@ -398,7 +398,7 @@ def parse(data: bytes, name: str = "") -> list[dict]:
         raise ImportRefused(TOO_BIG_UNPACKED)
     if kind is None:
         raise ImportRefused(_fmt(NOT_A_TABLE, name=name))
-    table = _read_xlsx(data) if kind == "xlsx" else _read_csv(data)
+    table = read_xlsx(data) if kind == "xlsx" else read_csv(data)
     columns = _columns(table.header)
     if not table.rows:
         raise ImportRefused(NO_ROWS)
@@ -408,7 +408,7 @@ def parse(data: bytes, name: str = "") -> list[dict]:
         numeric = []
         extra = False
         for index, cell in enumerate(cells):
-            text, lost = _cell_text(cell)
+            text, lost = cell_text(cell)
             key = columns[index] if index < len(columns) else None
             if key is None:
                 extra = extra or bool(text.strip())
@@ -937,7 +937,7 @@ def _accounts_for(cohort: Cohort, good: list[dict]) -> tuple[dict[str, User], li
             for key in _keys_of(user):
                 known[key] = user
     new_rows = [r for r in good if r.get("account") == "new"]
-    usernames = _free_usernames([_username_base(r["values"]) for r in new_rows])
+    usernames = free_usernames([username_base(r["values"]) for r in new_rows])
     created = []
     for row, username in zip(new_rows, usernames, strict=True):
         values = row["values"]
@@ -964,7 +964,7 @@ def _accounts_for(cohort: Cohort, good: list[dict]) -> tuple[dict[str, User], li
     return known, created
 
 
-def _username_base(values: dict) -> str:
+def username_base(values: dict) -> str:
     """The NIP; without one, the e-mail address's local part (letters, digits, . _ -)."""
     if values["nip"]:
         return values["nip"]
@@ -972,7 +972,7 @@ def _username_base(values: dict) -> str:
     return (local or "peserta")[:60]
 
 
-def _free_usernames(bases: list[str]) -> list[str]:
+def free_usernames(bases: list[str]) -> list[str]:
     """A unique username per new account, in order: its base (the NIP), or the base with a
     suffix if taken (two addresses may share a local part)."""
     taken: set[str] = set()
