@@ -5,14 +5,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from jinja2 import TemplateNotFound
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
-from werkzeug.routing import BuildError
 
 from workflow.engine.definitions import Labels
 from workflow.extensions import db
@@ -205,47 +203,12 @@ def done_notice(definition, trigger: str, event) -> str:
     return _("Done: %(action)s.", action=label(labels) if labels else trigger)
 
 
-def _form_url(case: Case, form_key: str) -> str | None:
-    """The page that fills a data form of the case, once the forms pages are there."""
-    for endpoint in ("forms.fill", "forms.page"):
-        try:
-            return url_for(endpoint, case_id=case.id, form_key=form_key)
-        except BuildError:
-            continue
-    return None
-
-
-def _has_template(name: str) -> bool:
-    try:
-        current_app.jinja_env.get_template(name)
-    except TemplateNotFound:
-        return False
-    return True
-
-
 def subject_context(case: Case, definition) -> dict:
-    """What the case page's header names: for a region unit, the unit with its parents, the
-    campaign, and the definition's data forms (with the page that fills each)."""
+    """What the case page's header names for a region unit: the unit with its parents and
+    the campaign (its data forms come with forms/_summary.html)."""
     if definition.subject != "region_unit":
         return {}
-    context = {
-        "unit_chain": unit_chain(case.region),
-        "campaign": case.campaign,
-        # The forms pages' own summary (progress, reasons, links) when they ship one.
-        "forms_summary": _has_template("forms/_summary.html"),
-        "data_forms": [],
-    }
-    if not context["forms_summary"] and definition.forms:
-        roles = roles_on_case(current_user, case)
-        context["data_forms"] = [
-            {
-                "spec": f,
-                "url": _form_url(case, f.key),
-                "editable": case.state in f.editable_in and bool(roles & set(f.editors)),
-            }
-            for f in definition.forms
-        ]
-    return context
+    return {"unit_chain": unit_chain(case.region), "campaign": case.campaign}
 
 
 def form_reasons_spec(definition, state: str, trigger: str):
@@ -264,23 +227,6 @@ def typed_reasons(form) -> dict[str, str]:
         if text.strip():
             typed[name] = text
     return typed
-
-
-def reason_errors(form, field_errors: dict) -> dict[str, str]:
-    """The refusal's messages that belong beside a reason box, by field name; "" for the
-    reasons as a whole (none given)."""
-    names = set(form.all_fields())
-    found = {}
-    for key, message in field_errors.items():
-        name = key
-        for prefix in ("reasons.", "reasons-"):
-            if key.startswith(prefix):
-                name = key.removeprefix(prefix)
-        if name in names:
-            found[name] = str(message)
-        elif key == "reasons":
-            found[""] = str(message)
-    return found
 
 
 @bp.app_template_global("case_subject")
@@ -351,11 +297,10 @@ def act(case_id: int, trigger: str):
             "message": message,
             "reasons": [str(r) for r in exc.reasons if str(r) not in shown],
             "field_errors": exc.fields,
-            "reason_errors": reason_errors(reasons_form, exc.fields) if reasons_form else {},
             "typed": {
                 "comment": comment or "",
                 **data,
-                # As the boxes are named, for the forms pages' reason partial.
+                # As the reason boxes are named (forms/_reasons_fields.html).
                 **{f"reasons-{k}": v for k, v in (data.get("reasons") or {}).items()},
             },
         }
