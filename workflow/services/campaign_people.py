@@ -68,7 +68,6 @@ COLUMNS = (
     ),
 )
 KEYS = tuple(c.key for c in COLUMNS)
-HEADERS = {alias: c.key for c in COLUMNS for alias in (c.key, *c.aliases)}
 REQUIRED_KEYS = tuple(c.key for c in COLUMNS if c.required)
 
 NO_ROWS = _l("The file has a header but no rows of people.")
@@ -120,63 +119,9 @@ def _fmt(message, **params) -> str:
 
 def read(file_storage) -> list[dict]:
     """The rows of an uploaded file as {"line", "values", "numeric", "extra"}, or
-    ImportRefused for a file that is not such a list."""
+    ImportRefused for a file that is not such a list (the participant import's reader)."""
     data, name = imports.read_upload(file_storage)
-    kind = imports.sniff(data)
-    if kind == "macro":
-        raise ImportRefused(_fmt(imports.MACROS, name=name))
-    if kind == "xls":
-        raise ImportRefused(imports.OLD_EXCEL)
-    if kind == "too_big":
-        raise ImportRefused(imports.TOO_BIG_UNPACKED)
-    if kind is None:
-        raise ImportRefused(_fmt(imports.NOT_A_TABLE, name=name))
-    table = imports.read_xlsx(data) if kind == "xlsx" else imports.read_csv(data)
-    columns = _columns(table.header)
-    if not table.rows:
-        raise ImportRefused(NO_ROWS)
-    rows = []
-    for number, cells in table.rows:
-        values = dict.fromkeys(KEYS, "")
-        numeric, extra = [], False
-        for index, cell in enumerate(cells):
-            text, lost = imports.cell_text(cell)
-            key = columns[index] if index < len(columns) else None
-            if key is None:
-                extra = extra or bool(text.strip())
-                continue
-            values[key] = text.strip()[: TEXT_MAX + 1]
-            if lost:
-                numeric.append(key)
-        rows.append({"line": number, "values": values, "numeric": numeric, "extra": extra})
-    return rows
-
-
-def _columns(header: list[str]) -> list[str | None]:
-    keys: list[str | None] = []
-    unknown, seen, twice = [], set(), []
-    for text in header:
-        normal = imports.normal_header(text)
-        if not normal:
-            keys.append(None)
-            continue
-        key = HEADERS.get(normal)
-        if key is None:
-            unknown.append(text.strip())
-        elif key in seen:
-            twice.append(text.strip())
-        else:
-            seen.add(key)
-        keys.append(key)
-    known = ", ".join(KEYS)
-    if unknown:
-        raise ImportRefused(_fmt(imports.UNKNOWN_COLUMNS, names=", ".join(unknown), known=known))
-    if twice:
-        raise ImportRefused(_fmt(imports.DUPLICATE_COLUMNS, names=", ".join(twice)))
-    missing = [k for k in REQUIRED_KEYS if k not in seen]
-    if missing:
-        raise ImportRefused(_fmt(imports.MISSING_COLUMNS, names=", ".join(missing), known=known))
-    return keys
+    return imports.parse(data, name, COLUMNS, NO_ROWS)
 
 
 # ---------------------------------------------------------------- checking

@@ -142,7 +142,6 @@ COLUMNS = (
     ),
 )
 BY_KEY = {c.key: c for c in COLUMNS}
-HEADERS = {alias: c.key for c in COLUMNS for alias in (c.key, *c.aliases)}
 KEYS = tuple(c.key for c in COLUMNS)
 REF_COLUMNS = {"nip_mentor": "mentor", "nip_pimpinan": "executive"}
 
@@ -387,8 +386,11 @@ def normal_header(text: str) -> str:
     return re.sub(r"[\s\-./]+", "_", text)
 
 
-def parse(data: bytes, name: str = "") -> list[dict]:
-    """Rows of a participant list as {"line", "values", "numeric"}, or ImportRefused."""
+def parse(
+    data: bytes, name: str = "", columns: tuple[Column, ...] = COLUMNS, no_rows=NO_ROWS
+) -> list[dict]:
+    """Rows of a list of people (by default the participant list: `columns` names another,
+    such as a campaign's people) as {"line", "values", "numeric"}, or ImportRefused."""
     kind = sniff(data)
     if kind == "macro":
         raise ImportRefused(_fmt(MACROS, name=name))
@@ -399,17 +401,18 @@ def parse(data: bytes, name: str = "") -> list[dict]:
     if kind is None:
         raise ImportRefused(_fmt(NOT_A_TABLE, name=name))
     table = read_xlsx(data) if kind == "xlsx" else read_csv(data)
-    columns = _columns(table.header)
+    keys = tuple(c.key for c in columns)
+    by_cell = _columns(table.header, columns)
     if not table.rows:
-        raise ImportRefused(NO_ROWS)
+        raise ImportRefused(no_rows)
     parsed = []
     for number, cells in table.rows:
-        values = dict.fromkeys(KEYS, "")
+        values = dict.fromkeys(keys, "")
         numeric = []
         extra = False
         for index, cell in enumerate(cells):
             text, lost = cell_text(cell)
-            key = columns[index] if index < len(columns) else None
+            key = by_cell[index] if index < len(by_cell) else None
             if key is None:
                 extra = extra or bool(text.strip())
                 continue
@@ -425,8 +428,9 @@ def parse(data: bytes, name: str = "") -> list[dict]:
     return parsed
 
 
-def _columns(header: list[str]) -> list[str | None]:
+def _columns(header: list[str], columns: tuple[Column, ...]) -> list[str | None]:
     """The column key of each header cell (None for an empty trailing one), or refuse."""
+    headers = {alias: c.key for c in columns for alias in (c.key, *c.aliases)}
     keys: list[str | None] = []
     unknown, seen, twice = [], set(), []
     for text in header:
@@ -434,7 +438,7 @@ def _columns(header: list[str]) -> list[str | None]:
         if not normal:
             keys.append(None)
             continue
-        key = HEADERS.get(normal)
+        key = headers.get(normal)
         if key is None:
             unknown.append(text.strip())
         elif key in seen:
@@ -442,12 +446,12 @@ def _columns(header: list[str]) -> list[str | None]:
         if key is not None:
             seen.add(key)
         keys.append(key)
-    known = ", ".join(KEYS)
+    known = ", ".join(c.key for c in columns)
     if unknown:
         raise ImportRefused(_fmt(UNKNOWN_COLUMNS, names=", ".join(unknown), known=known))
     if twice:
         raise ImportRefused(_fmt(DUPLICATE_COLUMNS, names=", ".join(twice)))
-    missing = [c.key for c in COLUMNS if c.required and c.key not in seen]
+    missing = [c.key for c in columns if c.required and c.key not in seen]
     if missing:
         raise ImportRefused(_fmt(MISSING_COLUMNS, names=", ".join(missing), known=known))
     return keys
