@@ -146,11 +146,14 @@ def _clean_value(f: FormField, raw, lang: str, label: str) -> tuple[object, str 
             return None, _("%(field)s must be a number.", field=label)
         if f.integer and not isinstance(value, int):
             return None, _("%(field)s must be a whole number.", field=label)
+        out = (f.min is not None and value < f.min) or (f.max is not None and value > f.max)
+        if not out:
+            return value, None
+        # The bounds are formatted only for the message (babel's number format is not cheap).
         unit = f" {f.unit.get(lang)}" if f.unit is not None else ""
         low = None if f.min is None else _shown(f.min, lang) + unit
         high = None if f.max is None else _shown(f.max, lang) + unit
-        out = (f.min is not None and value < f.min) or (f.max is not None and value > f.max)
-        if out and low is not None and high is not None:
+        if low is not None and high is not None:
             # "… antara 0 dan 1.000.000 jiwa": the unit once, after the upper bound.
             return None, _(
                 "%(field)s must be between %(low)s and %(high)s.",
@@ -158,11 +161,9 @@ def _clean_value(f: FormField, raw, lang: str, label: str) -> tuple[object, str 
                 low=_shown(f.min, lang),
                 high=high,
             )
-        if out and low is not None:
+        if low is not None:
             return None, _("%(field)s must be at least %(low)s.", field=label, low=low)
-        if out:
-            return None, _("%(field)s must be at most %(high)s.", field=label, high=high)
-        return value, None
+        return None, _("%(field)s must be at most %(high)s.", field=label, high=high)
     if f.type == "choice":
         value = raw.strip() if isinstance(raw, str) else raw
         if value not in {c.value for c in f.choices}:
